@@ -1,0 +1,1 @@
+"""Numba kernels: numpy arrays in, numpy arrays out. Import inside command functions."""

@@ -1,0 +1,1 @@
+"""Output table schemas and the builders that shape kernel arrays into them."""
