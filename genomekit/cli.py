@@ -129,5 +129,35 @@ def freq(input, out, region, regions_file, samples_file, exclude_samples_file, p
                    err=True)
 
 
+@cli.command()
+@out_option("PREFIX.vcf.gz(.tbi), PREFIX.pops.tsv and, with --bcf, PREFIX.bcf(.csi)")
+@click.option("--samples", "n_samples", type=int, default=500, show_default=True)
+@click.option("--sites", "n_sites", type=int, default=5000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--fields", default="GT", show_default=True,
+              help="FORMAT fields, GT first: any of GT,AD,DP,GQ.")
+@click.option("--bcf", is_flag=True, help="Also write an indexed BCF.")
+@click.option("--male-x", type=click.Choice(["haploid", "diploid"]), default="haploid",
+              show_default=True, help="How male calls outside the PARs are written: 1 or 1/1.")
+@click.option("--half-calls", "half_call_rate", type=float, default=0.0,
+              help="Share of calls written half-missing (./1).")
+@click.option("--male-het", "male_het_rate", type=float, default=0.0,
+              help="Share of male calls outside the PARs written heterozygous.")
+@click.option("--phased", "phased_rate", type=float, default=0.0,
+              help="Share of sites written phased.")
+@click.option("--many-allele-sites", type=int, default=0,
+              help="Number of sites with 12 alleles.")
+@force_option
+@quiet_option
+@debug_option
+def simulate(out, **options):
+    """Write a seeded sample cohort: Korean-like majority, a few outgroups, chrX/chrY."""
+    from genomekit.commands import simulate as command
+
+    written = command.run(out, **options)
+    if not options["quiet"]:
+        click.echo(f"genomekit simulate: wrote {', '.join(written.values())}", err=True)
+
+
 def main():
     cli.main()
