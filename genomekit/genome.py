@@ -20,8 +20,8 @@ BUILDS = tuple(PARS)
 # Site classes understood by the counting kernels.
 AUTOSOMAL = 0  # every sample counted with the ploidy written in the VCF
 X_NONPAR = 1   # males haploid: a hom call counts one allele, a het call counts as missing
-Y_NONPAR = 2   # as X_NONPAR, and females contribute nothing
-Y_PAR = 3      # females contribute nothing, males counted as written
+CHR_Y = 2      # as X_NONPAR, and females contribute nothing (PARs included: a male's
+               # Y copy is one copy; the X copy of a PAR is called on chrX)
 
 # Sample sex codes.
 SEX_UNKNOWN = 0
@@ -50,12 +50,11 @@ def site_classes(contig: str, positions: np.ndarray, build: str) -> np.ndarray:
     out = np.zeros(len(positions), dtype=np.int8)
     if kind is None:
         return out
+    if kind == "Y":
+        out[:] = CHR_Y
+        return out
     in_par = np.zeros(len(positions), dtype=bool)
-    for start, end in PARS[build][kind]:
+    for start, end in PARS[build]["X"]:
         in_par |= (positions >= start) & (positions <= end)
-    if kind == "X":
-        out[~in_par] = X_NONPAR
-    else:
-        out[:] = Y_NONPAR
-        out[in_par] = Y_PAR
+    out[~in_par] = X_NONPAR
     return out

@@ -127,6 +127,9 @@ def _sample_codes(samples, sheet, input, quiet):
             sex[i] = sheet.sex[s]
         else:
             unlisted += 1
+    if unlisted == n and n:
+        raise InputError(f"none of the {n} samples of {input} is in the population file",
+                         hint="check that --pops lists the VCF's sample names")
     if unlisted:
         warn(f"{input}: {unlisted} sample(s) not in --pops: counted in the totals only, "
              "with unknown sex", quiet)

@@ -60,4 +60,7 @@ def read_pops(path: str) -> SampleSheet:
             sex[name] = _SEX_CODES[code]
             if pop not in order:
                 order.append(pop)
+    if not population:
+        raise InputError("no samples listed", file=path,
+                         hint="give a TSV of SAMPLE<TAB>POPULATION<TAB>SEX lines")
     return SampleSheet(population, sex, tuple(order))

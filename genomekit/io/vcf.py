@@ -183,8 +183,10 @@ class VcfReader:
         self._has_gt = "GT" in self._format_ids()
         self.regions = list(regions) if regions else None
         if self.regions and _index_path(path) is None:
+            how = (f"compress it with 'bgzip' and run 'bcftools index' on the .vcf.gz"
+                   if path.endswith(".vcf") else f"run 'bcftools index {path}'")
             raise InputError("region queries need an index, and none was found", file=path,
-                             hint=f"run 'bcftools index {path}' or drop -r/-R")
+                             hint=f"{how}, or drop -r/-R")
         missing = [f for f in format_fields if f not in self._format_ids()]
         self.format_fields = [f for f in format_fields if f not in missing]
         self.missing_format_fields = missing

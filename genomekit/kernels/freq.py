@@ -15,8 +15,7 @@ from genomekit.kernels._jit import jit
 
 # Site classes and sex codes, mirrored from genomekit.genome (kernels import numpy/numba only).
 _X_NONPAR = 1
-_Y_NONPAR = 2
-_Y_PAR = 3
+_CHR_Y = 2
 _MALE = 1
 _FEMALE = 2
 
@@ -70,7 +69,7 @@ def count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj_pass=None
     n_alleles : int32 array (n_var,)
         Number of alleles (REF + ALTs) of each variant.
     site_class : int8 array (n_var,)
-        0 as written, 1 chrX outside PARs, 2 chrY outside PARs, 3 chrY PARs.
+        0 as written, 1 chrX outside the PARs, 2 chrY.
     sex : int8 array (n_samples,)
         0 unknown, 1 male, 2 female.
     group : int32 array (n_samples,)
@@ -121,7 +120,7 @@ def _count(gt, n_alleles, site_class, sex, group, adj_pass, use_adj,
         na = n_alleles[v]
         for s in range(n_smp):
             sx = sex[s]
-            if sx == _FEMALE and (cls == _Y_NONPAR or cls == _Y_PAR):
+            if sx == _FEMALE and cls == _CHR_Y:
                 continue
             n_eligible[v] += 1
             slots = 0
@@ -151,7 +150,7 @@ def _count(gt, n_alleles, site_class, sex, group, adj_pass, use_adj,
                         break
                 if new:
                     distinct += 1
-            hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _Y_NONPAR)
+            hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
             if hemizygous:
                 if distinct > 1:
                     # A heterozygous call on a haploid chromosome is an error call.

@@ -1,0 +1,63 @@
+"""Shared fixtures: generated cohorts (seeded, made at test time) and a freq runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from genomekit.commands import freq as freq_command
+from genomekit.simulate import cohort_config, write_cohort
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def need_tool(name: str) -> str:
+    """Path of a peer tool; skip locally when absent, fail in CI (which installs them)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed; .ci/run installs it with apt-get")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_cohort(tmp_path_factory):
+    """Factory: make_cohort(name, **SimConfig fields, bcf=False) -> dict of paths (cached)."""
+    cache: dict[tuple, dict] = {}
+
+    def make(name: str = "cohort", bcf: bool = False, **kwargs) -> dict:
+        key = (name, bcf, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(name)
+            cfg = cohort_config(**kwargs)
+            cache[key] = write_cohort(cfg, str(folder / name), bcf=bcf)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def cohort(make_cohort):
+    """300 samples, 1500 sites, multi-allelic sites, indels, chrX/chrY, GT:AD:DP:GQ."""
+    return make_cohort("cohort", n_samples=300, n_sites=1500, seed=7,
+                       fields=("GT", "AD", "DP", "GQ"), many_allele_sites=3, bcf=True)
+
+
+def run_freq(input_path, tmp_path, name="out", **kwargs) -> pl.DataFrame:
+    """Run freq through the command layer and return its table."""
+    prefix = str(Path(tmp_path) / name)
+    kwargs.setdefault("quiet", True)
+    kwargs.setdefault("force", True)
+    fmt = kwargs.get("fmt", "parquet")
+    freq_command.run(str(input_path), prefix, **kwargs)
+    if fmt == "tsv":
+        return pl.read_csv(prefix + ".freq.tsv", separator="\t", null_values="NA",
+                           infer_schema_length=None)
+    return pl.read_parquet(prefix + ".freq.parquet")
