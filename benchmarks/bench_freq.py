@@ -66,13 +66,13 @@ def rel(path: Path | str) -> str:
         return str(p)
 
 
-def run_text(cmd: list[str], timeout: float = 60) -> str | None:
-    """stdout+stderr of a quick command, or None when it cannot run."""
+def run_text(cmd: list[str], timeout: float = 60, stderr: bool = True) -> str | None:
+    """stdout (and stderr) of a quick command, or None when it cannot run or fails."""
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     except (OSError, subprocess.SubprocessError):
         return None
-    return (r.stdout + r.stderr).strip() if r.returncode == 0 else None
+    return (r.stdout + (r.stderr if stderr else "")).strip() if r.returncode == 0 else None
 
 
 def tail(path: Path, lines: int = 12) -> str:
@@ -242,7 +242,7 @@ def generate(args, gk: str, data_root: Path, timeout: float | None) -> tuple[Pat
     partial = data_root / f".{key}.partial{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    cmd = [gk, "simulate", "--out", rel(partial / "cohort"), "--samples", str(args.samples),
+    cmd = [rel(gk), "simulate", "--out", rel(partial / "cohort"), "--samples", str(args.samples),
            "--sites", str(args.sites), "--seed", str(args.seed), "--bcf", "--force"]
     print(f"[bench] generating {key}: {shlex.join(cmd)}", flush=True)
     start = time.perf_counter()
@@ -296,7 +296,7 @@ def plink_sex_file(folder: Path) -> Path:
 def count_records(bcftools: str | None, path: Path) -> int | None:
     if not bcftools:
         return None
-    text = run_text([bcftools, "index", "-n", str(path)])
+    text = run_text([bcftools, "index", "-n", str(path)], stderr=False)
     try:
         return int(text) if text else None
     except ValueError:
@@ -523,7 +523,7 @@ def render_markdown(res: dict) -> str:
     L.append(f"- CPU: {mach['cpu_model']}; nproc: {mach['nproc']} (usable by this process: "
              f"{mach['cpus_usable']}); memory: {mach['mem_total_gib']} GiB")
     L.append(f"- OS: {mach['os']}; date: {res['date']}")
-    L.append(f"- genomekit: {ver.get('genomekit') or 'unknown'} "
+    L.append(f"- genomekit: {ver.get('genomekit') or 'unknown'}, git {ver.get('genomekit_git')} "
              f"({', '.join(f'{k} {v}' for k, v in ver.get('python_packages', {}).items() if v)})")
     L.append(f"- bcftools: {ver.get('bcftools') or 'not found'}")
     L.append(f"- plink2: {ver.get('plink2') or 'not found'}")
@@ -609,6 +609,12 @@ def main(argv=None) -> int:
         else None,
         "plink2": run_text([plink2, "--version"]) if plink2 else None,
     }
+    commit = run_text(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], stderr=False)
+    dirty = run_text(["git", "-C", str(REPO), "status", "--porcelain", "--", "genomekit"],
+                     stderr=False)
+    versions["genomekit_git"] = (
+        f"{commit}{' + uncommitted changes in genomekit/' if dirty else ''}"
+        if commit and not Path(rel(gk)).is_absolute() else f"n/a (genomekit from {gk})")
     if isinstance(versions["bcftools"], list):
         versions["bcftools"] = "; ".join(versions["bcftools"]) or None
     for name, exe in (("bcftools", bcftools), ("plink2", plink2)):
@@ -643,7 +649,7 @@ def main(argv=None) -> int:
     for fmt, fname in FORMATS:
         inp = rel(folder / fname)
         prefix = work / f"genomekit-{fmt.replace('.', '')}"
-        gk_cmd = [rel(gk) if Path(gk).is_absolute() else gk, "freq", inp, "--pops", rel(pops),
+        gk_cmd = [rel(gk), "freq", inp, "--pops", rel(pops),
                   "--out", rel(prefix), "--threads", str(args.threads), "--force", "--quiet"]
         expect = [Path(f"{prefix}.freq.parquet"), Path(f"{prefix}.freq.json")]
         cases.append(Case(f"genomekit-{fmt}", "genomekit", fmt, gk_cmd,

@@ -125,13 +125,20 @@ def _index_path(path: str) -> str | None:
     return None
 
 
-def _quiet_htslib():
-    # htslib's own warnings would break the one-line error contract.
-    try:
-        import pysam
+def quiet_htslib(quiet: bool = True) -> None:
+    """Silence htslib's own stderr messages (they would break the one-line error contract).
 
-        pysam.set_verbosity(0)
-    except Exception:
+    cyvcf2 carries a private copy of htslib: its log level is set through the
+    extension module's exported hts_set_log_level.
+    """
+    import ctypes
+
+    import cyvcf2.cyvcf2 as ext
+
+    level = 0 if quiet else 3  # HTS_LOG_OFF / HTS_LOG_WARNING
+    try:
+        ctypes.CDLL(ext.__file__).hts_set_log_level(level)
+    except (OSError, AttributeError):
         pass
 
 
@@ -146,15 +153,15 @@ class VcfReader:
 
     def __init__(self, path: str, *, samples: Sequence[str] | None = None,
                  exclude: Sequence[str] = (), regions: Sequence[Region] | None = None,
-                 threads: int = 1, format_fields: Sequence[str] = ()):
+                 threads: int = 1, format_fields: Sequence[str] = (), verbose: bool = False):
         import cyvcf2
 
-        _quiet_htslib()
+        quiet_htslib(not verbose)
         self.path = path
         if not os.path.exists(path):
             raise InputError("no such file", file=path, hint="check the path")
         try:
-            self._vcf = cyvcf2.VCF(path, threads=max(1, threads), lazy=True, strict_gt=False)
+            self._vcf = cyvcf2.VCF(path, threads=max(1, threads), strict_gt=False)
         except Exception as e:
             raise InputError(f"cannot read as VCF/BCF ({_short(e)})", file=path,
                              hint="give a valid VCF, VCF.gz or BCF file") from None
@@ -278,10 +285,8 @@ class VcfReader:
             if len(alts) + 1 > 32767:
                 raise ValueError("more than 32767 alleles")
             gt = None
-            if self._has_gt and self.samples:
-                g = rec.genotype
-                if g is not None:
-                    gt = g.array()[:, :-1]
+            if self._has_gt and self.samples and "GT" in rec.FORMAT:
+                gt = rec.genotype.array()[:, :-1]
             fmt = {}
             for name in self.format_fields:
                 try:
