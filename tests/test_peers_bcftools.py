@@ -331,7 +331,7 @@ def test_populations_match_fill_tags(request, tmp_path, which):
     """AC_<pop>/AN_<pop>/AF_<pop>/nhomalt_<pop> against +fill-tags -S SAMPLE<TAB>POP."""
     data = request.getfixturevalue(which)
     df = run_freq(data["vcf"], tmp_path, pops_file=data["pops"])
-    pops = [c[3:] for c in df.columns if c.startswith("nhomalt_")]
+    pops = [c[len("nhomalt_"):] for c in df.columns if c.startswith("nhomalt_")]
     assert pops == ["KOR", "JPN", "CHN", "EUR"]
     groups = _groups_file(data["pops"], tmp_path / "groups.txt", ("population",))
     tags = [f"{t}_{p}" for p in pops for t in GROUP_TAGS.split(",")]
