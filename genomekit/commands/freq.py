@@ -186,7 +186,6 @@ class _FreqJob:
 
 
 def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chunk_variants):
-    from genomekit.io.sites import SitesWriter
     from genomekit.io.tables import TableWriter
     from genomekit.tables.freq import freq_schema
 
@@ -194,6 +193,8 @@ def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chun
     table = TableWriter(files.tmp(outputs.table), fmt, schema)
     sites = None
     if outputs.sites:
+        from genomekit.io.sites import SitesWriter
+
         sites = SitesWriter(files.tmp(outputs.sites), files.tmp(outputs.sites_index),
                             reader.contigs(), job.populations, command_line,
                             os.path.dirname(outputs.sites) or ".")
