@@ -129,7 +129,10 @@ class Timer:
 
     ``gnu-time``: under ``/usr/bin/time -f '%e %M' -o FILE``.
     ``wait4``: subprocess.Popen + os.wait4(pid), whose rusage.ru_maxrss is the peak RSS of
-    the child (and of any descendants it waited for), in KiB on Linux.
+    the child (and of any descendants it waited for), in KiB on Linux. Linux carries the
+    high-water mark across exec, so here it is at least this Python process's RSS at spawn
+    time (~15-20 MB): fine for genomekit, an overestimate for small peers. GNU time, a
+    small C program, does not have that floor, hence it is preferred.
     """
 
     def __init__(self, kind: str, gnu_time: str | None, timeout: float | None):
@@ -145,8 +148,12 @@ class Timer:
         timed_out = threading.Event()
         with open(f"{log_prefix}.stdout", "wb") as out, open(f"{log_prefix}.stderr", "wb") as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=REPO, start_new_session=True)
+            try:
+                proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                        env=env, cwd=REPO, start_new_session=True)
+            except OSError as e:
+                err.write(f"cannot run {full[0]}: {e}\n".encode())
+                return Measurement(127, None, None, 0.0)
             killer = None
             if self.timeout:
                 def kill():
@@ -358,6 +365,12 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def no_ratio(gk: Case | None, peer: Case | None, name: str) -> str:
+    if gk is None or gk.median_wall() is None:
+        return "no ratio: genomekit failed"
+    return f"no ratio: {name} {peer.status if peer else 'not run'}"
+
+
 def build_results(args, ctx: dict, cases: list[Case], cold: list[Case]) -> dict:
     by_id = {c.id: c for c in cases}
     rows = []
@@ -402,8 +415,7 @@ def build_results(args, ctx: dict, cases: list[Case], cold: list[Case]) -> dict:
         targets.append({
             "target": f"genomekit faster than bcftools +fill-tags on {fmt} (ratio < 1)",
             "value": r, "met": (r < 1) if r is not None else None,
-            "note": None if r is not None else (
-                "bcftools " + (peer.status if peer else "not run") + "; no ratio"),
+            "note": None if r is not None else no_ratio(warm.get(fmt), peer, "bcftools"),
         })
     gk_peaks = [c.peak_rss_kib() for c in list(warm.values()) + cold]
     gk_peaks = [p for p in gk_peaks if p is not None]
@@ -423,7 +435,8 @@ def build_results(args, ctx: dict, cases: list[Case], cold: list[Case]) -> dict:
         r = (ratio(warm[fmt].median_wall(), peer.median_wall())
              if peer and fmt in warm else None)
         targets.append({"target": f"plink2 ratio on {fmt} (information only)", "value": r,
-                        "met": None, "note": "information only"})
+                        "met": None, "note": "information only" if r is not None else
+                        no_ratio(warm.get(fmt), peer, "plink2")})
     return {"benchmark": "genomekit freq vs bcftools +fill-tags and plink2", **ctx,
             "config": {"samples": args.samples, "sites": args.sites, "seed": args.seed,
                        "threads": args.threads, "repeats": args.repeats,
@@ -479,6 +492,8 @@ def render_markdown(res: dict) -> str:
     L.append("| input | first run, empty NUMBA_CACHE_DIR (s) | peak RSS (MB) "
              "| warm median (s) | compile overhead (s) | status |")
     L.append("|---|---:|---:|---:|---:|---|")
+    if not res["genomekit_cold_vs_warm"]:
+        L.append("| — | skipped (--no-cold) | | | | |")
     for r in res["genomekit_cold_vs_warm"]:
         L.append(f"| {r['format']} | {fmt_num(r['cold_wall_s'])} "
                  f"| {fmt_num(r['cold_peak_rss_mb'], 0)} | {fmt_num(r['warm_median_wall_s'])} "
@@ -617,14 +632,13 @@ def main(argv=None) -> int:
         if commit and not Path(rel(gk)).is_absolute() else f"n/a (genomekit from {gk})")
     if isinstance(versions["bcftools"], list):
         versions["bcftools"] = "; ".join(versions["bcftools"]) or None
-    for name, exe in (("bcftools", bcftools), ("plink2", plink2)):
-        if not exe:
-            problems.append(f"{name} not found on PATH: its rows are skipped")
 
     out_dir, work = args.out_dir.resolve(), args.work_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(work, ignore_errors=True)
     logs = work / "logs"
+    # Only what this script made: --work-dir may point anywhere.
+    for old in [logs, *work.glob("numba-cache-*")]:
+        shutil.rmtree(old, ignore_errors=True)
     logs.mkdir(parents=True)
 
     try:

@@ -29,10 +29,10 @@ def run(out: str, *, n_samples: int = 500, n_sites: int = 5000, seed: int = 1,
     paths = [out + s for s in (".vcf.gz", ".vcf.gz.tbi", ".pops.tsv")]
     if bcf:
         paths += [out + ".bcf", out + ".bcf.csi"]
-    OutputSet(paths, force)  # refuses existing outputs before any work
     folder = os.path.dirname(out)
     if folder:
         os.makedirs(folder, exist_ok=True)
+    OutputSet(paths, force)  # refuses existing outputs before any work
     cfg = cohort_config(n_samples=n_samples, n_sites=n_sites, seed=seed, fields=field_list,
                         male_x=male_x, half_call_rate=half_call_rate,
                         male_het_rate=male_het_rate, phased_rate=phased_rate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -190,7 +190,7 @@ class VcfReader:
         self._has_gt = "GT" in self._format_ids()
         self.regions = list(regions) if regions else None
         if self.regions and _index_path(path) is None:
-            how = (f"compress it with 'bgzip' and run 'bcftools index' on the .vcf.gz"
+            how = ("compress it with 'bgzip' and run 'bcftools index' on the .vcf.gz"
                    if path.endswith(".vcf") else f"run 'bcftools index {path}'")
             raise InputError("region queries need an index, and none was found", file=path,
                              hint=f"{how}, or drop -r/-R")

@@ -83,7 +83,7 @@ def count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj_pass=None
     FreqCounts, and the (variant, sample) of the first allele index outside
     [0, n_alleles), or (-1, -1).
     """
-    n_var, n_smp = gt.shape[0], gt.shape[1]
+    n_var = gt.shape[0]
     width = max(2, int(n_alleles.max()) if n_var else 2)
     z = np.zeros
 
