@@ -105,7 +105,7 @@ def hwe_exact(n_het, n_hom, n_diploid, midp=False, tie=1e-9):
     """(p_hwe, p_exc_het) by enumerating every feasible het count with log-factorials.
 
     Probabilities within a relative ``tie`` of the observed one count as equal
-    to it; with tie=0 near-ties are excluded.
+    to it (and count half with ``midp``); a negative ``tie`` excludes near-ties.
     """
     n_a = 2 * n_hom + n_het
     n_b = 2 * (n_diploid - n_hom - n_het) + n_het
@@ -119,7 +119,7 @@ def hwe_exact(n_het, n_hom, n_diploid, midp=False, tie=1e-9):
     p = sum(q for q in probs.values() if q <= obs * (1 + tie)) / total
     exc = sum(q for h, q in probs.items() if h >= n_het) / total
     if midp:
-        p -= 0.5 * obs / total
+        p -= 0.5 * sum(q for q in probs.values() if abs(q - obs) <= abs(tie) * obs) / total
         exc -= 0.5 * obs / total
     return min(1.0, p), min(1.0, exc)
 

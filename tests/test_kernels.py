@@ -98,12 +98,22 @@ def test_sex_rules_by_hand():
 def test_hwe_matches_enumeration(het, hom, other, midp):
     n = het + hom + other
     p, exc = kf.hwe_exact(np.array([het]), np.array([hom]), np.array([n]), midp)
-    # Near-ties may fall either side in floating point: the kernel's value must lie
-    # between the strict and the tolerant enumerations.
-    strict, exc_ref = naive.hwe_exact(het, hom, n, midp, tie=-1e-9)
-    loose, _ = naive.hwe_exact(het, hom, n, midp, tie=1e-9)
-    assert strict - 1e-9 <= p[0] <= loose + 1e-9
+    ref, exc_ref = naive.hwe_exact(het, hom, n, midp)
+    assert p[0] == pytest.approx(ref, rel=1e-9, abs=1e-12)
     assert exc[0] == pytest.approx(exc_ref, rel=1e-9, abs=1e-12)
+
+
+def test_hwe_midp_ties_count_half():
+    # 6/71/219 hom/het/other: P(71 hets) equals P(73 hets) exactly.
+    p, _ = kf.hwe_exact(np.array([71]), np.array([6]), np.array([296]), False)
+    mid, _ = kf.hwe_exact(np.array([71]), np.array([6]), np.array([296]), True)
+    ref, _ = naive.hwe_exact(71, 6, 296)
+    probs = {h: naive._log_prob_het(h, 83, 509) for h in (71, 73)}
+    assert probs[71] == pytest.approx(probs[73], rel=1e-12)
+    p_obs = math.exp(probs[71]) / sum(math.exp(naive._log_prob_het(h, 83, 509))
+                                      for h in range(1, 84, 2))
+    assert p[0] == pytest.approx(ref, rel=1e-9)
+    assert mid[0] == pytest.approx(p[0] - p_obs, rel=1e-9)
 
 
 def test_hwe_known_values():

@@ -425,3 +425,34 @@ def test_sites_vcf_matches_fill_tags(half_cohort, tmp_path):
     for k in y:
         missing = round(peer[k]["F_MISSING"] * 240) - n_fem
         assert _close(ours[k]["F_MISSING"], missing / (240 - n_fem), REL_6G, ABS_6G), k
+
+
+def test_conventions_that_differ_from_fill_tags(tmp_path):
+    """The documented differences, pinned on a four-sample VCF (A, C male; B, D female).
+
+    * F_MISSING: bcftools 1.16 (filter.c) counts a sample only when a GT allele is the
+      unphased missing value, so '0|.' (a phased missing second allele) is not missing
+      for it; genomekit counts any missing allele.
+    * chrX outside PAR1 with --pops: a male '1/1' is one allele for genomekit (AN +1,
+      hemizygous) and a diploid homozygote for bcftools (AN +2, AC_Hom +2); a male het
+      '0/1' is missing for genomekit (n_male_het, F_MISSING) and a het for bcftools.
+    """
+    vcf = tmp_path / "tiny.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+        "##contig=<ID=chrX,length=156040895>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD\n"
+        "chr1\t10\tv1\tA\tC\t.\tPASS\t.\tGT\t0|.\t.|1\t0/1\t1|1\n"
+        "chrX\t5000000\tv2\tA\tC\t.\tPASS\t.\tGT\t1/1\t0/1\t0/1\t1/1\n")
+    pops = tmp_path / "pops.tsv"
+    pops.write_text("sample\tpopulation\tsex\nA\tP\tM\nB\tP\tF\nC\tP\tM\nD\tP\tF\n")
+    cols = ["AN", "AC", "n_called", "F_MISSING", "n_het", "AC_Hom", "n_hemi_alt",
+            "n_male_het"]
+    ours = run_freq(str(vcf), tmp_path, pops_file=str(pops)).select(cols).rows()
+    peer = read_info(fill_tags(str(vcf), tmp_path / "ft.bcf", TOTAL_TAGS),
+                     TOTAL_TAGS.split(","))
+    theirs = [tuple(peer[k][t] for t in ("AN", "AC", "NS", "F_MISSING", "AC_Het", "AC_Hom",
+                                         "AC_Hemi")) for k in sorted(peer)]
+    assert ours == [(6, 4, 4, 0.5, 1, 2, 1, 0), (5, 4, 3, 0.25, 1, 2, 1, 1)]
+    assert theirs == [(6, 4, 4, 0.25, 1, 2, 1), (8, 6, 4, 0.0, 2, 4, 0)]

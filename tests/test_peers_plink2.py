@@ -5,7 +5,8 @@ PARs (after ``--split-par hg38`` moves PAR1 to its own, diploid, chromosome code
 females out of chrY, and tests HWE on autosomes with the same exact test. Every run:
 
     plink2 --vcf IN --vcf-half-call missing --split-par hg38 --update-sex SEX
-           --freq counts --hardy redundant [midp] --missing --out OUT
+           --freq counts --hardy redundant [midp] --missing --threads 1 --memory 1024
+           --out OUT
 
 with SEX a ``#IID<TAB>SEX`` file (1 male, 2 female) made from the simulator's sample
 sheet, which also goes to ``freq --pops``. Rows are joined on the record ID (the simulator
@@ -17,7 +18,9 @@ plink2 prints numbers with 6 significant digits; the float comparisons allow for
 from __future__ import annotations
 
 import gzip
+import math
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
@@ -190,9 +193,11 @@ def test_diploid_males_and_male_hets_match_plink2(diploid_males, tmp_path):
     assert_per_allele(j["ID"], want, j["P_AC"])
     assert j.filter(pl.col("AN") + pl.col("het_n") != pl.col("P_AN")).height == 0
     assert j.filter(pl.col("n_missing") - pl.col("het_n") != pl.col("P_MISSING")).height == 0
-    # Males written '1/1' on chrX outside PAR1 count one allele, in both tools.
-    x = j.filter((pl.col("CHROM") == "chrX") & (pl.col("POS") > PAR1_END))
-    assert x.height > 0
+    # Males written '1/1' on chrX outside PAR1 count one allele, in both tools (the
+    # equalities above cover it); make sure genomekit's male AN really is haploid there.
+    n_males = int((pl.read_csv(pops, separator="\t")["sex"] == "M").sum())
+    x = df.filter((pl.col("CHROM") == "chrX") & (pl.col("POS") > PAR1_END))
+    assert x.height > 0 and (x["AN_XY"] <= n_males).all() and (x["AN_XY"] > 0).all()
 
 
 def diploid_rows(df: pl.DataFrame) -> pl.DataFrame:
@@ -223,6 +228,11 @@ def test_half_calls_match_plink2(half_calls, tmp_path):
     want = [[a - h for a, h in zip(acs, hs)] for acs, hs in zip(j["AC"], j["n_hemi_alt"])]
     assert_per_allele(j["ID"], want, j["P_AC"])
     assert j.filter(pl.col("n_missing") != pl.col("P_MISSING")).height == 0
+    # .vmiss OBS_CT is every sample; genomekit counts a half call in n_called and in
+    # n_missing alike.
+    assert j.filter(pl.col("n_called") + pl.col("n_missing") - n_half
+                    != pl.col("P_N")).height == 0
+    assert (j["P_N"] == 240).all()
 
 
 def hardy_rows(df: pl.DataFrame, plink: dict) -> pl.DataFrame:
@@ -241,10 +251,37 @@ def hardy_rows(df: pl.DataFrame, plink: dict) -> pl.DataFrame:
     return j
 
 
-@pytest.mark.parametrize("midp", [False, True], ids=["p", "midp"])
-@pytest.mark.parametrize("which", ["cohort", "half_calls"])
-def test_hwe_matches_plink2(request, tmp_path, which, midp):
-    """HWE per ALT allele on autosomes and PAR1 against plink2 --hardy [midp].
+def observed_prob_and_ties(het: int, n_a: int, n_b: int) -> tuple[float, int]:
+    """P(observed het count) under HWE, and how many other het counts are exactly as likely.
+
+    The distribution is Wigginton's (2005) recurrence in floats; candidate ties found in
+    floats are confirmed with exact rational arithmetic (a tie is a product of the
+    recurrence's ratios equal to 1).
+    """
+    n_rare, n = min(n_a, n_b), (n_a + n_b) // 2
+    hets = list(range(n_rare % 2, n_rare + 1, 2))
+
+    def ratio_up(h: int) -> Fraction:  # P(h + 2) / P(h)
+        hom_r, hom_c = (n_rare - h) // 2, n - h - (n_rare - h) // 2
+        return Fraction(4 * hom_r * hom_c, (h + 2) * (h + 1))
+
+    probs = {hets[0]: 1.0}
+    for h in hets[:-1]:
+        probs[h + 2] = probs[h] * float(ratio_up(h))
+    total = sum(probs.values())
+    ties = 0
+    for h in hets:
+        if h != het and math.isclose(probs[h], probs[het], rel_tol=1e-9):
+            lo, hi = sorted((h, het))
+            r = Fraction(1)
+            for k in range(lo, hi, 2):
+                r *= ratio_up(k)
+            ties += r == 1
+    return probs[het] / total, ties
+
+
+def test_hwe_matches_plink2_p(cohort, half_calls, tmp_path):
+    """HWE per ALT allele on autosomes and PAR1 against plink2 --hardy.
 
     plink2 tests each allele of a multi-allelic record against all the others together
     ("k separate 'biallelic' tests"), the definition genomekit uses, so every row
@@ -254,18 +291,50 @@ def test_hwe_matches_plink2(request, tmp_path, which, midp):
     plink2's .hardy.x (Graffelman-Weir test of females and males together), a different
     test that is not compared; chrY is haploid and has no HWE in plink2.
     """
-    data = request.getfixturevalue(which)
-    df = run_freq(data["vcf"], tmp_path, pops_file=data["pops"], hwe_midp=midp)
-    plink = run_plink2(data["vcf"], data["pops"], tmp_path / "p", *(["midp"] if midp else []))
-    j = hardy_rows(df, plink)
-    # Genotype counts behind the test: n_dip = AN - n_called on diploid rows (a half
-    # call adds 1 to both).
-    two_ax = pl.col("AN") - pl.col("n_called") - pl.col("nhomalt") - pl.col("n_het")
-    assert j.filter((pl.col("HOM_A1_CT") != pl.col("nhomalt"))
-                    | (pl.col("HET_A1_CT") != pl.col("n_het"))
-                    | (pl.col("TWO_AX_CT") != two_ax)).height == 0
-    bad = j.filter((pl.col("HWE") - pl.col("P")).abs() > REL_6G * pl.col("HWE").abs())
-    assert bad.height == 0, bad.select("ID", "ALT", "HWE", "P").head(8)
-    assert (j["HWE"] < 1e-6).sum() > 10  # the inbred sites depart from HWE
-    assert (j.group_by("ID").len()["len"] > 1).any()  # multi-allelic rows compared
-    assert (j["CHROM"] == "chrX").any()  # PAR1 rows compared
+    for name, data in (("cohort", cohort), ("half", half_calls)):
+        df = run_freq(data["vcf"], tmp_path, name=name, pops_file=data["pops"])
+        j = hardy_rows(df, run_plink2(data["vcf"], data["pops"], tmp_path / name))
+        # Genotype counts behind the test: n_dip = AN - n_called on diploid rows (a half
+        # call adds 1 to both).
+        two_ax = pl.col("AN") - pl.col("n_called") - pl.col("nhomalt") - pl.col("n_het")
+        assert j.filter((pl.col("HOM_A1_CT") != pl.col("nhomalt"))
+                        | (pl.col("HET_A1_CT") != pl.col("n_het"))
+                        | (pl.col("TWO_AX_CT") != two_ax)).height == 0
+        bad = j.filter((pl.col("HWE") - pl.col("P")).abs() > REL_6G * pl.col("HWE"))
+        assert bad.height == 0, bad.select("ID", "ALT", "HWE", "P").head(8)
+        assert (j["HWE"] < 1e-6).sum() > 10  # the inbred sites depart from HWE
+        assert (j.group_by("ID").len()["len"] > 1).any()  # multi-allelic rows compared
+        assert (j["CHROM"] == "chrX").any()  # PAR1 rows compared
+
+
+def test_hwe_midp_matches_plink2(cohort, half_calls, tmp_path):
+    """``freq --hwe-midp`` against plink2 --hardy midp, with the two conventions that differ.
+
+    * An allele absent from the complete diploid calls (or carried by all of them): the
+      test has a single outcome. genomekit reports 1.0 (as without mid-p); plink2 reports
+      0.5 (1 minus half the probability of the only outcome).
+    * Exact ties: when other het counts are exactly as likely as the observed one (this
+      happens, e.g. P(73 hets) = P(71 hets) for 6/71/219 hom/het/other), both count
+      each of them half (P(less likely) + P(as likely) / 2); the rows with ties are
+      counted here to show the case is exercised.
+    """
+    n_absent = n_tied = 0
+    for name, data in (("cohort", cohort), ("half", half_calls)):
+        df = run_freq(data["vcf"], tmp_path, name=name, pops_file=data["pops"], hwe_midp=True)
+        j = hardy_rows(df, run_plink2(data["vcf"], data["pops"], tmp_path / name, "midp"))
+        bad = []
+        for r in j.iter_rows(named=True):
+            het, n_a = r["n_het"], 2 * r["nhomalt"] + r["n_het"]
+            n_b = 2 * (r["AN"] - r["n_called"]) - n_a
+            if n_a == 0 or n_b == 0:
+                n_absent += 1
+                ok = r["HWE"] == 1.0 and r["P"] == 0.5
+            else:
+                _, ties = observed_prob_and_ties(het, n_a, n_b)
+                n_tied += ties > 0
+                ok = abs(r["HWE"] - r["P"]) <= REL_6G * r["HWE"]
+            if not ok:
+                bad.append((r["ID"], r["ALT"], r["HWE"], r["P"]))
+        assert not bad, f"{len(bad)} rows differ, first: {bad[:8]}"
+        assert j.height > 900
+    assert n_absent > 100 and n_tied > 0

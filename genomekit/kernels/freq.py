@@ -216,7 +216,9 @@ def hwe_exact(n_het, n_hom, n_diploid, midp):
     n_het, n_hom, n_diploid : int64 arrays (n,)
         Complete diploid calls with one copy, with two copies, and in all.
     midp : bool
-        Return mid-p values (half the probability of the observed count removed).
+        Return mid-p values: outcomes exactly as likely as the observed one count
+        half (plink2's convention), and half the observed probability is removed
+        from ExcHet.
 
     Returns
     -------
@@ -263,19 +265,26 @@ def hwe_exact(n_het, n_hom, n_diploid, midp):
             hom_r -= 1
             hom_c -= 1
             h += 2
-        observed = probs[het] / total
+        # Outcomes as likely as the observed one, to a relative 1e-9: exact ties can
+        # differ in the last bits after the recurrence.
+        limit = probs[het] * (1.0 + 1e-9)
+        floor = probs[het] * (1.0 - 1e-9)
         exc = 0.0
         for h in range(het, n_rare + 1):
             exc += probs[h]
-        exc /= total
         two_sided = 0.0
+        tied = 0.0
         for h in range(n_rare + 1):
-            if probs[h] <= probs[het]:
+            if probs[h] <= limit:
                 two_sided += probs[h]
-        two_sided /= total
+                if probs[h] >= floor:
+                    tied += probs[h]
         if midp:
-            two_sided -= 0.5 * observed
-            exc -= 0.5 * observed
+            # Half weight to every outcome as likely as the observed one (plink2's mid-p).
+            two_sided -= 0.5 * tied
+            exc -= 0.5 * probs[het]
+        two_sided /= total
+        exc /= total
         p_hwe[i] = min(1.0, two_sided)
         p_exc[i] = min(1.0, exc)
     return p_hwe, p_exc
