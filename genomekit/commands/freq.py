@@ -198,7 +198,8 @@ def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chun
         sites = SitesWriter(files.tmp(outputs.sites), files.tmp(outputs.sites_index),
                             reader.contigs(), job.populations, command_line,
                             os.path.dirname(outputs.sites) or ".")
-    progress = Progress("freq", quiet=quiet)
+    expected = getattr(reader, "expected_records", lambda: None)()
+    progress = Progress("freq", total=expected, quiet=quiet)
     n_sites = n_rows = 0
     site_offset = 0
     ok = False

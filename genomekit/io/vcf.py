@@ -212,6 +212,15 @@ class VcfReader:
                         break
         return ids
 
+    def expected_records(self) -> int | None:
+        """Number of records from the index, for progress; None without an index or with regions."""
+        if self.regions or _index_path(self.path) is None:
+            return None
+        try:
+            return int(self._vcf.num_records)
+        except Exception:
+            return None
+
     @property
     def header(self) -> str:
         return self._vcf.raw_header
