@@ -231,7 +231,10 @@ def write_cohort(cfg: SimConfig, prefix: str, *, bcf: bool = False, progress=Non
         f"##genomekitSimulate=seed:{cfg.seed},samples:{cfg.n_samples},sites:{cfg.n_sites}",
     ]
     for name in cfg.contigs:
-        header.append(f"##contig=<ID={name},length=250000000>")
+        # Contigs end a little past their last site, so shard plans stay small.
+        on = cohort.pos[[c == name for c in cohort.chrom]]
+        length = int(on.max()) + 1000 if len(on) else 1000
+        header.append(f"##contig=<ID={name},length={length}>")
     header.append('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
     if "AD" in cfg.fields:
         header.append('##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">')

@@ -52,7 +52,7 @@ class Region:
     def __str__(self) -> str:
         if self.start is None:
             return self.chrom
-        return f"{self.chrom}:{self.start}-{self.end if self.end is not None else ''}".rstrip("-")
+        return f"{self.chrom}:{self.start}-{self.end if self.end is not None else ''}"
 
 
 def parse_region(text: str) -> Region:
@@ -357,6 +357,31 @@ class VcfReader:
 
     def close(self) -> None:
         self._vcf.close()
+
+
+def contigs_with_records(path: str) -> list[tuple[str, int | None]]:
+    """(contig, length or None) of the contigs that hold records, in header order; needs an index."""
+    import cyvcf2
+
+    quiet_htslib()
+    if _index_path(path) is None:
+        raise InputError("planning shards needs an index, and none was found", file=path,
+                         hint=f"run 'bcftools index {path}'")
+    vcf = cyvcf2.VCF(path)
+    lengths = dict(zip(vcf.seqnames, vcf.seqlens)) if vcf.seqlens else {}
+    out = []
+    try:
+        for name in vcf.seqnames:
+            try:
+                first = next(iter(vcf(name)), None)
+            except Exception:
+                continue  # contig absent from the index
+            if first is not None:
+                length = lengths.get(name)
+                out.append((name, int(length) if length and length > 0 else None))
+    finally:
+        vcf.close()
+    return out
 
 
 def _short(e: Exception) -> str:
