@@ -55,7 +55,7 @@ def test_merge_refuses_overlaps_and_disorder(cohort, tmp_path):
     pa, pb = str(tmp_path / "a.freq.parquet"), str(tmp_path / "b.freq.parquet")
     with pytest.raises(InputError, match="overlap"):
         merge.run([pa, pb], str(tmp_path / "m1"))
-    c = run_freq(cohort["vcf"], tmp_path, "c", region="chr2")
+    run_freq(cohort["vcf"], tmp_path, "c", region="chr2")
     pc = str(tmp_path / "c.freq.parquet")
     with pytest.raises(InputError, match="appears again"):
         merge.run([pa, pc, pb], str(tmp_path / "m2"))
