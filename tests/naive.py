@@ -159,3 +159,147 @@ def adj_pass(gt, gq, dp, ad, min_gq, min_dp, min_ab):
             row.append(ok)
         out.append(row)
     return out
+
+
+SNV_CLASSES = (1, 2, 3)  # kernels.sampleqc TRANSITION, TRANSVERSION, SNV_OTHER
+INSERTION, DELETION = 4, 5
+SAMPLE_COUNT_NAMES = (
+    "n_called", "n_missing", "n_hom_ref", "n_het", "n_hom_alt", "n_hap_ref", "n_hap_alt",
+    "n_male_het", "n_het_snv", "n_hom_alt_snv", "n_transitions", "n_transversions",
+    "n_indel", "n_insertion", "n_deletion", "n_singleton", "n_private",
+    "sum_dp", "n_dp", "sum_gq", "n_gq", "n_x_sites", "n_x_het", "n_y_sites", "n_y_called",
+)
+
+
+def sample_counts(gt, n_alleles, allele_class, site_class, sex, x_exp_het, dp=None, gq=None):
+    """Per-sample dictionaries of the counts kernels.sampleqc.sample_counts computes.
+
+    gt is a nested list or array [variant][sample][slot] with -1 missing, -2 padding;
+    allele_class[v][a] uses the kernel's class codes. Returns (list of dicts with the
+    keys of SAMPLE_COUNT_NAMES plus "x_exp", one per sample; (variant, sample) of the
+    first allele index beyond the record's alleles, or None).
+    """
+    n_smp = len(sex)
+    out = [dict.fromkeys(SAMPLE_COUNT_NAMES, 0) | {"x_exp": 0.0} for _ in range(n_smp)]
+    for v in range(len(gt)):
+        na = int(n_alleles[v])
+        cls = int(site_class[v])
+        e = float(x_exp_het[v])
+        kinds = {}  # sample -> (kind, sorted distinct ALT alleles) for complete counted calls
+        for s in range(n_smp):
+            slots = [int(a) for a in gt[v][s] if a != -2]
+            called = [a for a in slots if a >= 0]
+            if any(a >= na for a in called):
+                return out, (v, s)
+            complete = bool(called) and len(called) == len(slots)
+            het = len(set(called)) > 1
+            r = out[s]
+            if cls == CHR_Y:
+                r["n_y_sites"] += 1
+                r["n_y_called"] += complete and not het
+            if e > 0 and complete:
+                r["n_x_sites"] += 1
+                r["x_exp"] += e
+                r["n_x_het"] += het
+            if int(sex[s]) == FEMALE and cls == CHR_Y:
+                continue
+            if dp is not None and dp[v][s] >= 0:
+                r["sum_dp"] += int(dp[v][s])
+                r["n_dp"] += 1
+            if gq is not None and gq[v][s] >= 0:
+                r["sum_gq"] += int(gq[v][s])
+                r["n_gq"] += 1
+            if not complete:
+                r["n_missing"] += 1
+                continue
+            hemizygous = int(sex[s]) == MALE and cls in (X_NONPAR, CHR_Y)
+            if hemizygous and het:
+                r["n_male_het"] += 1
+                r["n_missing"] += 1
+                continue
+            r["n_called"] += 1
+            alts = sorted({a for a in called if a > 0})
+            if hemizygous or len(called) == 1:
+                r["n_hap_alt" if called[0] else "n_hap_ref"] += 1
+                kinds[s] = ("haploid", alts)
+                continue
+            kinds[s] = ("diploid", alts)
+            if not alts:
+                r["n_hom_ref"] += 1
+                continue
+            classes = [int(allele_class[v][a]) for a in alts]
+            snv = any(c in SNV_CLASSES for c in classes)
+            key = "n_het" if het else "n_hom_alt"
+            r[key] += 1
+            if snv:
+                r[key + "_snv"] += 1
+            if classes[0] == 1:
+                r["n_transitions"] += 1
+            elif classes[0] == 2:
+                r["n_transversions"] += 1
+            r["n_indel"] += INSERTION in classes or DELETION in classes
+            r["n_insertion"] += INSERTION in classes
+            r["n_deletion"] += DELETION in classes
+        nonref = [s for s, (kind, alts) in kinds.items() if kind == "diploid" and alts]
+        if len(nonref) == 1:
+            out[nonref[0]]["n_singleton"] += 1
+        for a in range(1, na):
+            holders = [s for s, (_, alts) in kinds.items() if a in alts]
+            if len(holders) == 1:
+                out[holders[0]]["n_private"] += 1
+    return out, None
+
+
+def diploid_dosage(call):
+    """ALT copies of a complete diploid call of a biallelic record, or None for any other call.
+
+    call lists allele indices with -1 missing and -2 padding: '0/1' -> 1; '1', './1',
+    '0/1/1' -> None.
+    """
+    slots = [int(a) for a in call if a != -2]
+    if len(slots) != 2 or min(slots) < 0:
+        return None
+    return sum(slots)
+
+
+def diploid_counts(gt):
+    """Per variant: (samples with a complete diploid call, ALT copies in those calls)."""
+    out = []
+    for calls in gt:
+        doses = [d for d in (diploid_dosage(c) for c in calls) if d is not None]
+        out.append((len(doses), sum(doses)))
+    return out
+
+
+def king_counts(gt):
+    """KING counts of every pair (r, c) with c < r, from genotypes of biallelic records.
+
+    gt is [variant][sample][slot]. Returns {(r, c): (NSNP, HETHET, IBS0, HET1, HET2)}
+    over the variants where both samples have a complete diploid call; HET1 counts
+    the heterozygous calls of r there, HET2 those of c; IBS0 the opposite homozygotes.
+    """
+    doses = [[diploid_dosage(c) for c in calls] for calls in gt]
+    n = len(gt[0]) if len(gt) else 0
+    out = {}
+    for r in range(n):
+        for c in range(r):
+            nsnp = hethet = ibs0 = het1 = het2 = 0
+            for row in doses:
+                a, b = row[r], row[c]
+                if a is None or b is None:
+                    continue
+                nsnp += 1
+                hethet += a == 1 and b == 1
+                ibs0 += abs(a - b) == 2
+                het1 += a == 1
+                het2 += b == 1
+            out[(r, c)] = (nsnp, hethet, ibs0, het1, het2)
+    return out
+
+
+def king_kinship(hethet, ibs0, het1, het2):
+    """KING-robust between-family kinship (Manichaikul 2010, plink2's form); NaN if undefined."""
+    smaller = min(het1, het2)
+    if smaller == 0:
+        return math.nan
+    return 0.5 - (4 * ibs0 + het1 + het2 - 2 * hethet) / (4 * smaller)
