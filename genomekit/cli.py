@@ -72,6 +72,41 @@ debug_option = click.option("--debug", is_flag=True, expose_value=False,
                             help="Show a traceback on errors.")
 format_option = click.option("--format", "fmt", type=click.Choice(["parquet", "tsv"]),
                              default="parquet", show_default=True, help="Table format.")
+build_option = click.option("--build", type=click.Choice(["GRCh38", "GRCh37"]), default="GRCh38",
+                            show_default=True, help="Reference build, for the PAR boundaries.")
+
+
+def pops_option(purpose: str):
+    return click.option("--pops", "pops_file", type=click.Path(exists=True, dir_okay=False),
+                        metavar="TSV", help="Sample sheet: sample, population, sex (M/F/unknown), "
+                        f"tab-separated; {purpose}.")
+
+
+def selection_options(func):
+    """-r/-R region and -S/--exclude-samples sample selection, shared by the VCF readers."""
+    options = [
+        click.option("-r", "--region", metavar="CHR:START-END",
+                     help="Only records whose POS is in this region (needs a .tbi/.csi index)."),
+        click.option("-R", "--regions-file", type=click.Path(exists=True, dir_okay=False),
+                     metavar="BED",
+                     help="Only records whose POS is in these BED regions (needs an index)."),
+        click.option("-S", "--samples", "samples_file", metavar="FILE",
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Samples to include, one per line."),
+        click.option("--exclude-samples", "exclude_samples_file", metavar="FILE",
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="Samples to exclude (e.g. withdrawn consent); they contribute nothing."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def run_options(func):
+    """--threads, --force, --quiet and --debug, shared by every command that computes."""
+    for option in (debug_option, quiet_option, force_option, threads_option):
+        func = option(func)
+    return func
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
@@ -86,19 +121,9 @@ def cli():
 @click.argument("input", metavar="VCF")
 @out_option("PREFIX.freq.parquet (or .tsv), PREFIX.freq.json and, with --sites-vcf, "
             "PREFIX.sites.bcf(.csi)")
-@click.option("-r", "--region", metavar="CHR:START-END",
-              help="Only records whose POS is in this region (needs a .tbi/.csi index).")
-@click.option("-R", "--regions-file", type=click.Path(exists=True, dir_okay=False),
-              metavar="BED", help="Only records whose POS is in these BED regions (needs an index).")
-@click.option("-S", "--samples", "samples_file", type=click.Path(exists=True, dir_okay=False),
-              metavar="FILE", help="Samples to include, one per line.")
-@click.option("--exclude-samples", "exclude_samples_file", metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False),
-              help="Samples to exclude (e.g. withdrawn consent); they contribute nothing.")
-@click.option("--pops", "pops_file", type=click.Path(exists=True, dir_okay=False), metavar="TSV",
-              help="Sample sheet: sample, population, sex (M/F/unknown), tab-separated.")
-@click.option("--build", type=click.Choice(["GRCh38", "GRCh37"]), default="GRCh38",
-              show_default=True, help="Reference build, for the chrX/chrY PAR boundaries.")
+@selection_options
+@pops_option("adds per-population and per-sex columns, sex-aware chrX/chrY")
+@build_option
 @format_option
 @click.option("--sites-vcf", is_flag=True,
               help="Also write a sites-only BCF with bcftools +fill-tags INFO tags, indexed.")
@@ -107,25 +132,107 @@ def cli():
 @click.option("--min-ab", type=float,
               help="Allele balance filter of heterozygous calls for the adj counts.")
 @click.option("--hwe-midp", is_flag=True, help="Mid-p values for HWE and ExcHet.")
-@threads_option
-@force_option
-@quiet_option
-@debug_option
-def freq(input, out, region, regions_file, samples_file, exclude_samples_file, pops_file, build,
-         fmt, sites_vcf, min_gq, min_dp, min_ab, hwe_midp, threads, force, quiet):
+@run_options
+def freq(input, out, fmt, quiet, **options):
     """Allele counts and frequencies per ALT allele, population and sex."""
     from genomekit.commands import freq as command
 
-    summary = command.run(
-        input, out, fmt=fmt, region=region, regions_file=regions_file,
-        samples_file=samples_file, exclude_samples_file=exclude_samples_file,
-        pops_file=pops_file, build=build, sites_vcf=sites_vcf, threads=threads, force=force,
-        min_gq=min_gq, min_dp=min_dp, min_ab=min_ab, hwe_midp=hwe_midp, quiet=quiet,
-        command_line=_command_line(),
-    )
+    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+                          **options)
     if not quiet:
         click.echo(f"genomekit freq: {summary['n_sites']} sites, {summary['n_alleles']} ALT "
                    f"alleles, {summary['n_samples']} samples -> {', '.join(summary['outputs'])}",
+                   err=True)
+
+
+@cli.command("sample-qc")
+@click.argument("input", metavar="VCF")
+@out_option("PREFIX.sample_qc.parquet (or .tsv) and PREFIX.sample_qc.json")
+@selection_options
+@pops_option("outliers are judged within each population, sexes are checked")
+@build_option
+@click.option("--mad-k", type=float, default=4.0, show_default=True,
+              help="Flag samples outside median ± k·MAD of their population, per metric.")
+@format_option
+@run_options
+def sample_qc(input, out, fmt, quiet, **options):
+    """Per-sample genotype counts, sex check and outlier flags."""
+    from genomekit.commands import sample_qc as command
+
+    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+                          **options)
+    if not quiet:
+        click.echo(f"genomekit sample-qc: {summary['n_samples']} samples, {summary['n_sites']} "
+                   f"sites, {summary['n_qc_pass']} pass QC -> {', '.join(summary['outputs'])}",
+                   err=True)
+
+
+@cli.command()
+@click.argument("input", metavar="VCF")
+@out_option("PREFIX.relate.parquet (or .tsv), PREFIX.relate.json and, with --unrelated, "
+            "PREFIX.unrelated.txt")
+@click.option("--maf", type=float, default=0.01, show_default=True,
+              help="Use autosomal biallelic variants with a minor allele frequency at least this.")
+@click.option("--min-kinship", type=float, default=0.0442, show_default=True,
+              help="Report pairs with a kinship at least this (0.0442: third degree).")
+@click.option("--unrelated", is_flag=True,
+              help="Also write a maximal set of samples with no related pair.")
+@click.option("--tile", metavar="I/N",
+              help="Compute part I of N of the sample pairs; the N tables concatenate to all.")
+@selection_options
+@format_option
+@run_options
+def relate(input, out, fmt, quiet, **options):
+    """KING-robust kinship of every sample pair; related pairs with their degree."""
+    from genomekit.commands import relate as command
+
+    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+                          **options)
+    if not quiet:
+        click.echo(f"genomekit relate: {summary['n_variants']} variants, {summary['n_samples']} "
+                   f"samples, {summary['n_pairs_reported']} pairs reported -> "
+                   f"{', '.join(summary['outputs'])}", err=True)
+
+
+@cli.command()
+@click.argument("input", metavar="VCF")
+@click.option("--size", type=int, default=10_000_000, show_default=True, metavar="BP",
+              help="Shard length in bp.")
+@click.option("-o", "--out", "out", required=True, metavar="BED",
+              help="Write the shard plan to this BED file.")
+@force_option
+@debug_option
+def shards(input, size, out, force):
+    """Plan region shards of an indexed VCF/BCF (BED), for runs that merge exactly."""
+    from genomekit.commands import shards as command
+
+    regions = command.run(input, out, size=size, force=force)
+    click.echo(f"genomekit shards: {len(regions)} shards -> {out}", err=True)
+
+
+@cli.command()
+@click.argument("tables", nargs=-1, required=True, metavar="TABLE...")
+@out_option("PREFIX.<kind>.parquet (or .tsv) and PREFIX.<kind>.json")
+@format_option
+@click.option("--unrelated", is_flag=True,
+              help="relate tiles: also write PREFIX.unrelated.txt.")
+@click.option("--mad-k", type=float,
+              help="sample-qc shards: outlier bound k (default: the shards' own).")
+@force_option
+@quiet_option
+@debug_option
+def merge(tables, out, fmt, unrelated, mad_k, force, quiet):
+    """Merge the tables of shard runs: freq and sample-qc region shards, relate tiles.
+
+    freq shards go in genome order; sample-qc shards must hold the same samples;
+    relate tiles go in any order.
+    """
+    from genomekit.commands import merge as command
+
+    summary = command.run(list(tables), out, fmt=fmt, force=force, unrelated=unrelated,
+                          mad_k=mad_k, command_line=_command_line())
+    if not quiet:
+        click.echo(f"genomekit merge: {len(tables)} tables -> {', '.join(summary['outputs'])}",
                    err=True)
 
 

@@ -18,9 +18,10 @@ def _human(n: float) -> str:
 class Progress:
     """Report records processed, the current position, rate and (when known) ETA."""
 
-    def __init__(self, label: str, total: int | None = None, *, quiet: bool = False,
-                 stream=None, interval: float | None = None):
+    def __init__(self, label: str, total: int | None = None, *, unit: str = "records",
+                 quiet: bool = False, stream=None, interval: float | None = None):
         self.label = label
+        self.unit = unit
         self.total = total
         self.quiet = quiet
         self.stream = stream or sys.stderr
@@ -44,7 +45,7 @@ class Progress:
     def _emit(self, now: float, final: bool = False) -> None:
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
-        text = f"{self.label}: {_human(self.done)} records"
+        text = f"{self.label}: {_human(self.done)} {self.unit}"
         if self.where:
             text += f" at {self.where}"
         text += f", {_human(rate)}/s, {elapsed:.0f}s"

@@ -77,3 +77,65 @@ def test_merge_tsv_and_unknown_kind(cohort, tmp_path):
     shutil.copy(tmp_path / "a.freq.tsv", tmp_path / "a.txt")
     with pytest.raises(UsageError, match="cannot tell"):
         merge.run([str(tmp_path / "a.txt")], str(tmp_path / "m4"))
+
+
+def test_shards_and_merge_cli(cohort, tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
+                              text=True)
+
+    r = cli("shards", cohort["vcf"], "--size", "5000000", "-o", str(tmp_path / "plan.bed"))
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "plan.bed").read_text().splitlines()) == 4
+    for c in ("chr1", "chr2"):
+        r = cli("freq", cohort["vcf"], "-r", c, "-o", str(tmp_path / c), "-q")
+        assert r.returncode == 0, r.stderr
+    r = cli("merge", str(tmp_path / "chr1.freq.parquet"), str(tmp_path / "chr2.freq.parquet"),
+            "-o", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    r = cli("merge", str(tmp_path / "chr2.freq.parquet"), str(tmp_path / "chr1.freq.parquet"),
+            str(tmp_path / "chr2.freq.parquet"), "-o", str(tmp_path / "bad"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "appears again" in r.stderr
+
+
+def test_sample_qc_shards_merge_to_whole(cohort, tmp_path):
+    from genomekit.commands import sample_qc
+
+    def qc(name, **kwargs):
+        sample_qc.run(cohort["vcf"], str(tmp_path / name), pops_file=cohort["pops"],
+                      quiet=True, **kwargs)
+        return str(tmp_path / f"{name}.sample_qc.parquet")
+
+    whole = pl.read_parquet(qc("whole"))
+    parts = [qc(f"p{i}", region=r) for i, r in
+             enumerate(["chr1", "chr2", "chrX:1-2800000", "chrX:2800001-", "chrY"])]
+    merge.run(parts, str(tmp_path / "m"))
+    merged = pl.read_parquet(tmp_path / "m.sample_qc.parquet")
+    assert_frame_equal(whole, merged, check_exact=False, rel_tol=1e-12)
+    assert merged["n_called"].sum() > 0
+    with pytest.raises(InputError, match="samples or columns differ"):
+        keep = tmp_path / "keep.txt"
+        keep.write_text("\n".join(whole["sample"].to_list()[:50]) + "\n")
+        sample_qc.run(cohort["vcf"], str(tmp_path / "sub"), samples_file=str(keep),
+                      region="chr2", quiet=True)
+        merge.run([parts[0], str(tmp_path / "sub.sample_qc.parquet")], str(tmp_path / "m2"))
+
+
+def test_relate_tiles_merge_through_merge(cohort, tmp_path):
+    from genomekit.commands import relate
+
+    whole = tmp_path / "whole"
+    relate.run(cohort["vcf"], str(whole), min_kinship=-1.0, quiet=True)
+    tiles = []
+    for i in (1, 2, 3):
+        relate.run(cohort["vcf"], str(tmp_path / f"t{i}"), min_kinship=-1.0, tile=f"{i}/3",
+                   quiet=True)
+        tiles.append(str(tmp_path / f"t{i}.relate.parquet"))
+    merge.run(tiles[::-1], str(tmp_path / "m"))
+    a = pl.read_parquet(str(whole) + ".relate.parquet")
+    b = pl.read_parquet(tmp_path / "m.relate.parquet")
+    assert a.height == 300 * 299 // 2
+    assert_frame_equal(a, b)
