@@ -1,4 +1,4 @@
-"""Run `genomekit freq` in-process on many files; print one JSON line per file.
+"""Run a genomekit command in-process on many files; print one JSON line per file.
 
 Used by tests/test_corpus.py in a subprocess, so that a crash of the interpreter
 is seen as a failure naming the file instead of killing the test run.
@@ -15,13 +15,13 @@ import sys
 from genomekit.cli import cli
 
 
-def run_one(path: str, out_dir: str, extra: list[str]) -> dict:
+def run_one(command: str, path: str, out_dir: str, extra: list[str]) -> dict:
     prefix = os.path.join(out_dir, os.path.basename(path).replace(".", "_"))
     err = io.StringIO()
     code = 0
     with contextlib.redirect_stderr(err):
         try:
-            cli.main(["freq", path, "--out", prefix, "--format", "tsv", "--quiet", *extra])
+            cli.main([command, path, "--out", prefix, "--format", "tsv", "--quiet", *extra])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
     left = sorted(n for n in os.listdir(out_dir) if n.startswith(
@@ -31,12 +31,12 @@ def run_one(path: str, out_dir: str, extra: list[str]) -> dict:
 
 
 def main() -> None:
-    out_dir = sys.argv[1]
-    extra = sys.argv[2].split() if len(sys.argv) > 2 and sys.argv[2] else []
+    command, out_dir = sys.argv[1], sys.argv[2]
+    extra = sys.argv[3].split() if len(sys.argv) > 3 and sys.argv[3] else []
     for path in sys.stdin.read().split("\n"):
         if path:
             print(json.dumps({"start": path}), flush=True)
-            print(json.dumps(run_one(path, out_dir, extra)), flush=True)
+            print(json.dumps(run_one(command, path, out_dir, extra)), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ from tests.conftest import CORPUS, ROOT, need_tool
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 
 
-@pytest.fixture(scope="module")
-def corpus_runs(tmp_path_factory):
+# Every command that reads a VCF, and the table its run must leave.
+COMMANDS = {"freq": ".freq.tsv", "sample-qc": ".sample_qc.tsv", "relate": ".relate.tsv"}
+
+
+def run_corpus(command, out_dir):
     files = sorted(str(p) for p in CORPUS.rglob("*") if p.is_file()
                    and p.name.endswith((".vcf", ".vcf.gz", ".bcf")))
-    out_dir = tmp_path_factory.mktemp("corpus")
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "corpus_runner.py"), str(out_dir)],
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "corpus_runner.py"), command,
+                           str(out_dir)],
                           input="\n".join(files), capture_output=True, text=True, cwd=ROOT)
     lines = [json.loads(ln) for ln in proc.stdout.splitlines()]
     started = [ln["start"] for ln in lines if "start" in ln]
@@ -30,15 +33,22 @@ def corpus_runs(tmp_path_factory):
     return results
 
 
-def test_result_or_one_line_error(corpus_runs):
+@pytest.fixture(scope="module")
+def corpus_runs(tmp_path_factory):
+    return run_corpus("freq", tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_result_or_one_line_error(command, corpus_runs, tmp_path):
+    runs = corpus_runs if command == "freq" else run_corpus(command, tmp_path)
     problems = []
-    for r in corpus_runs:
+    for r in runs:
         name = r["path"].rsplit("/", 1)[-1]
         lines = r["stderr"].strip().splitlines()
         if r["code"] == 0:
             if lines:
                 problems.append(f"{name}: exit 0 but stderr {lines[:2]}")
-            if not any(f.endswith(".freq.tsv") for f in r["files"]):
+            if not any(f.endswith(COMMANDS[command]) for f in r["files"]):
                 problems.append(f"{name}: exit 0 without a table")
         elif r["code"] == 1:
             if len(lines) != 1 or not lines[0].startswith("genomekit: error: ") \
@@ -50,7 +60,7 @@ def test_result_or_one_line_error(corpus_runs):
             problems.append(f"{name}: exit {r['code']}: {lines[:3]}")
     assert not problems, "\n".join(problems)
     # The corpus holds deliberately malformed files: some must be refused.
-    assert sum(r["code"] == 1 for r in corpus_runs) >= 5
+    assert sum(r["code"] == 1 for r in runs) >= 5
 
 
 def _max_ploidy(path):
