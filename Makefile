@@ -38,6 +38,7 @@ test-all: $(BIN)/genomekit-installed peers
 
 bench: $(BIN)/genomekit-installed peers
 	$(BIN)/python benchmarks/bench_freq.py
+	$(BIN)/python benchmarks/bench_qc.py
 
 lint: $(BIN)/genomekit-installed
 	$(BIN)/ruff check genomekit tests benchmarks
