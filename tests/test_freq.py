@@ -333,3 +333,44 @@ def test_progress_log_lines_when_not_a_tty(cohort, tmp_path):
     assert r.returncode == 0
     logs = [ln for ln in r.stderr.splitlines() if "records" in ln]
     assert logs and all(ln.startswith("genomekit: ") for ln in logs)
+
+
+def test_sample_order_of_samples_file_is_kept(cohort, tmp_path):
+    names = list(cyvcf2.VCF(cohort["vcf"]).samples)
+    (tmp_path / "rev.txt").write_text("\n".join(names[::-1][:200]) + "\n")
+    (tmp_path / "fwd.txt").write_text("\n".join(sorted(names[::-1][:200],
+                                                       key=names.index)) + "\n")
+    a = run_freq(cohort["vcf"], tmp_path, "a", samples_file=str(tmp_path / "rev.txt"),
+                 pops_file=cohort["pops"])
+    b = run_freq(cohort["vcf"], tmp_path, "b", samples_file=str(tmp_path / "fwd.txt"),
+                 pops_file=cohort["pops"])
+    # Populations and sexes follow the sample names, whatever their order in -S.
+    assert_frame_equal(a, b)
+    from genomekit.io.vcf import VcfReader
+
+    rev = next(VcfReader(cohort["vcf"], samples=names[::-1]).chunks())
+    fwd = next(VcfReader(cohort["vcf"]).chunks())
+    assert (rev.gt == fwd.gt[:, ::-1]).all()
+
+
+def test_allele_index_past_127_is_reported_not_wrapped(tmp_path):
+    bad = tmp_path / "big.vcf"
+    lines = EDGE.read_text().splitlines()
+    lines[-1] = lines[-1].replace("\t1\t0\t", "\t200\t0\t", 1)
+    bad.write_text("\n".join(lines) + "\n")
+    r = cli("freq", str(bad), "-o", str(tmp_path / "o"))
+    assert r.returncode == 1 and "chrY:3000000" in r.stderr and "allele" in r.stderr
+
+
+@pytest.mark.parametrize("which", ["cohort", "edge"])
+def test_engines_give_identical_tables(cohort, tmp_path, which):
+    path, pops = (cohort["vcf"], cohort["pops"]) if which == "cohort" else (EDGE, EDGE_POPS)
+    fast = run_freq(path, tmp_path, "fast", pops_file=str(pops), engine="fast", threads=2)
+    slow = run_freq(path, tmp_path, "slow", pops_file=str(pops), engine="cyvcf2")
+    assert fast.height > 0
+    assert_frame_equal(fast, slow)
+
+
+def test_engine_fast_refuses_bcf(cohort, tmp_path):
+    r = cli("freq", cohort["bcf"], "-o", str(tmp_path / "x"), "--engine", "fast")
+    assert r.returncode == 2 and "--engine fast cannot read" in r.stderr

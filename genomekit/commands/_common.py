@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from genomekit import __version__
 from genomekit.errors import UsageError
+from genomekit.io.readers import open_reader
+from genomekit.io.vcf import parse_region, read_bed, read_sample_list
 
 
 def warn(message: str, quiet: bool = False) -> None:
@@ -52,3 +54,33 @@ def write_summary(path: str, summary: dict) -> None:
     with open(path, "w") as fh:
         json.dump(summary, fh, indent=2, default=str)
         fh.write("\n")
+
+
+def check_selection(region: str | None, regions_file: str | None) -> None:
+    if region and regions_file:
+        raise UsageError("-r/--region and -R/--regions-file cannot be combined",
+                         hint="put every region in the BED file")
+
+
+def parse_regions(region: str | None, regions_file: str | None):
+    """-r CHR:START-END or -R BED as a list of Regions; None for the whole file."""
+    check_selection(region, regions_file)
+    if region:
+        return [parse_region(region)]
+    return read_bed(regions_file) if regions_file else None
+
+
+def open_input(input: str, *, region: str | None = None, regions_file: str | None = None,
+               samples_file: str | None = None, exclude_samples_file: str | None = None,
+               engine: str = "auto", threads: int = 1, format_fields=()):
+    """The chunk reader a command's selection options ask for, and its regions.
+
+    -r/-R restrict the records (by POS), -S/--exclude-samples the samples,
+    --engine picks the decoder (see genomekit.io.readers).
+    """
+    regions = parse_regions(region, regions_file)
+    samples = read_sample_list(samples_file) if samples_file else None
+    exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
+    reader = open_reader(input, engine=engine, samples=samples, exclude=exclude,
+                         regions=regions, threads=threads, format_fields=format_fields)
+    return reader, regions

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    check_selection,
     check_threads,
     input_summary,
+    open_input,
     ordered_map,
     warn,
     write_summary,
@@ -19,7 +21,6 @@ from genomekit.errors import InputError, UsageError
 from genomekit.genome import BUILDS, SEX_UNKNOWN, site_classes
 from genomekit.io.outputs import OutputSet
 from genomekit.io.samples import read_pops
-from genomekit.io.vcf import VcfReader, parse_region, read_bed, read_sample_list
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -51,9 +52,7 @@ def _check_args(fmt, build, threads, region, regions_file, min_gq, min_dp, min_a
     if build not in BUILDS:
         raise UsageError(f"--build must be one of {', '.join(BUILDS)}, not '{build}'")
     check_threads(threads)
-    if region and regions_file:
-        raise UsageError("-r/--region and -R/--regions-file cannot be combined",
-                         hint="put every region in the BED file")
+    check_selection(region, regions_file)
     for name, value in (("--min-gq", min_gq), ("--min-dp", min_dp)):
         if value is not None and value < 0:
             raise UsageError(f"{name} must be >= 0")
@@ -66,8 +65,8 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         exclude_samples_file: str | None = None, pops_file: str | None = None,
         build: str = "GRCh38", sites_vcf: bool = False, threads: int = 1, force: bool = False,
         min_gq: int | None = None, min_dp: int | None = None, min_ab: float | None = None,
-        hwe_midp: bool = False, quiet: bool = False, command_line: str = "",
-        chunk_variants: int | None = None) -> dict:
+        hwe_midp: bool = False, engine: str = "auto", quiet: bool = False,
+        command_line: str = "", chunk_variants: int | None = None) -> dict:
     """Compute the freq table for ``input`` and write the outputs named by ``out``.
 
     Returns the run summary (also written to ``OUT.freq.json``).
@@ -75,16 +74,13 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
     started = time.time()
     _check_args(fmt, build, threads, region, regions_file, min_gq, min_dp, min_ab)
     outputs = FreqOutputs.for_prefix(out, fmt, sites_vcf)
-    regions = [parse_region(region)] if region else None
     with OutputSet(outputs.paths(), force) as files:
-        if regions_file:
-            regions = read_bed(regions_file)
-        samples = read_sample_list(samples_file) if samples_file else None
-        exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
         sheet = read_pops(pops_file) if pops_file else None
         fields = [f for f, v in (("GQ", min_gq), ("DP", min_dp), ("AD", min_ab)) if v is not None]
-        reader = VcfReader(input, samples=samples, exclude=exclude, regions=regions,
-                           threads=threads, format_fields=fields)
+        reader, regions = open_input(
+            input, region=region, regions_file=regions_file, samples_file=samples_file,
+            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
+            format_fields=fields)
         if reader.missing_format_fields:
             warn(f"{input}: FORMAT/{', FORMAT/'.join(reader.missing_format_fields)} not in the "
                  "header; the quality filter ignores "

@@ -33,8 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    check_selection,
     check_threads,
     input_summary,
+    open_input,
     ordered_map,
     warn,
     write_summary,
@@ -42,7 +44,6 @@ from genomekit.commands._common import (
 from genomekit.errors import InputError, UsageError
 from genomekit.genome import bare_name
 from genomekit.io.outputs import OutputSet
-from genomekit.io.vcf import VcfReader, parse_region, read_bed, read_sample_list
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -117,9 +118,7 @@ def _check_args(fmt, maf, min_kinship, threads, region, regions_file, tile, unre
     if min_kinship != min_kinship:
         raise UsageError("--min-kinship must be a number", hint="e.g. 0.0442 for third degree")
     check_threads(threads)
-    if region and regions_file:
-        raise UsageError("-r/--region and -R/--regions-file cannot be combined",
-                         hint="put every region in the BED file")
+    check_selection(region, regions_file)
     parsed = parse_tile(tile) if tile else None
     if parsed and unrelated:
         raise UsageError("--unrelated needs every pair, and --tile computes a part of them",
@@ -131,8 +130,8 @@ def run(input: str, out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
         unrelated: bool = False, tile: str | None = None, region: str | None = None,
         regions_file: str | None = None, samples_file: str | None = None,
         exclude_samples_file: str | None = None, fmt: str = "parquet", threads: int = 1,
-        force: bool = False, quiet: bool = False, command_line: str = "",
-        chunk_variants: int | None = None) -> dict:
+        force: bool = False, engine: str = "auto", quiet: bool = False,
+        command_line: str = "", chunk_variants: int | None = None) -> dict:
     """Compute the relatedness table of ``input`` and write the outputs named by ``out``.
 
     Returns the run summary (also written to ``OUT.relate.json``).
@@ -141,14 +140,10 @@ def run(input: str, out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
     parsed_tile = _check_args(fmt, maf, min_kinship, threads, region, regions_file, tile,
                               unrelated)
     outputs = RelateOutputs.for_prefix(out, fmt, unrelated)
-    regions = [parse_region(region)] if region else None
     with OutputSet(outputs.paths(), force) as files:
-        if regions_file:
-            regions = read_bed(regions_file)
-        samples = read_sample_list(samples_file) if samples_file else None
-        exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
-        reader = VcfReader(input, samples=samples, exclude=exclude, regions=regions,
-                           threads=threads)
+        reader, regions = open_input(
+            input, region=region, regions_file=regions_file, samples_file=samples_file,
+            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads)
         names = list(reader.samples)
         packed, n_called, stats = _pack(reader, maf, threads, quiet, chunk_variants)
         if stats["n_variants"] == 0:

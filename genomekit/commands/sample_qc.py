@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    check_selection,
     check_threads,
     input_summary,
+    open_input,
     ordered_map,
     warn,
     write_summary,
@@ -29,7 +31,6 @@ from genomekit.genome import (
 )
 from genomekit.io.outputs import OutputSet
 from genomekit.io.samples import read_pops
-from genomekit.io.vcf import VcfReader, parse_region, read_bed, read_sample_list
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -62,9 +63,7 @@ def _check_args(fmt, build, threads, region, regions_file, mad_k):
     if build not in BUILDS:
         raise UsageError(f"--build must be one of {', '.join(BUILDS)}, not '{build}'")
     check_threads(threads)
-    if region and regions_file:
-        raise UsageError("-r/--region and -R/--regions-file cannot be combined",
-                         hint="put every region in the BED file")
+    check_selection(region, regions_file)
     if not (math.isfinite(mad_k) and mad_k > 0):
         raise UsageError(f"--mad-k must be a positive number, not {mad_k}")
 
@@ -73,7 +72,8 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         regions_file: str | None = None, samples_file: str | None = None,
         exclude_samples_file: str | None = None, pops_file: str | None = None,
         build: str = "GRCh38", mad_k: float = 4.0, threads: int = 1, force: bool = False,
-        quiet: bool = False, command_line: str = "", chunk_variants: int | None = None) -> dict:
+        engine: str = "auto", quiet: bool = False, command_line: str = "",
+        chunk_variants: int | None = None) -> dict:
     """Compute the sample QC table for ``input`` and write the outputs named by ``out``.
 
     Returns the run summary (also written to ``OUT.sample_qc.json``).
@@ -94,15 +94,12 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
     started = time.time()
     _check_args(fmt, build, threads, region, regions_file, mad_k)
     outputs = SampleQcOutputs.for_prefix(out, fmt)
-    regions = [parse_region(region)] if region else None
     with OutputSet(outputs.paths(), force) as files:
-        if regions_file:
-            regions = read_bed(regions_file)
-        samples = read_sample_list(samples_file) if samples_file else None
-        exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
         sheet = read_pops(pops_file) if pops_file else None
-        reader = VcfReader(input, samples=samples, exclude=exclude, regions=regions,
-                           threads=threads, format_fields=("DP", "GQ"))
+        reader, regions = open_input(
+            input, region=region, regions_file=regions_file, samples_file=samples_file,
+            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
+            format_fields=("DP", "GQ"))
         has_dp = "DP" in reader.format_fields
         has_gq = "GQ" in reader.format_fields
         sex, population, declared = _sample_sheet(reader.samples, sheet, input, quiet)

@@ -145,7 +145,7 @@ def quiet_htslib(quiet: bool = True) -> None:
 class VcfReader:
     """A VCF/VCF.gz/BCF file opened for chunked reading of genotypes.
 
-    Samples are selected with ``samples`` (order kept) minus ``exclude``;
+    Samples are selected with ``samples`` (chunk columns in that order) minus ``exclude``;
     excluded samples are never decoded. ``regions`` restricts the records to
     those whose POS falls in a region (each record is read once even when
     regions touch), and needs an index.
@@ -171,7 +171,8 @@ class VcfReader:
             raise InputError(f"sample '{dup}' appears twice in the header", file=path,
                              hint="make sample names unique (bcftools reheader)")
         chosen = list(all_samples) if samples is None else list(samples)
-        unknown = [s for s in chosen if s not in set(all_samples)]
+        known = set(all_samples)
+        unknown = [s for s in chosen if s not in known]
         if unknown:
             raise InputError(f"{len(unknown)} requested sample(s) not in the file, e.g. "
                              f"'{unknown[0]}'", file=path,
@@ -181,11 +182,18 @@ class VcfReader:
         if len(set(chosen)) != len(chosen):
             raise UsageError("a sample is listed twice in -S/--samples",
                              hint="list each sample once")
+        self._order = None
         if chosen != all_samples:
             try:
                 self._vcf.set_samples(chosen if chosen else [])
             except Exception as e:
                 raise InputError(f"cannot select samples ({_short(e)})", file=path) from None
+            # htslib keeps the selected columns in file order; chunks follow -S order.
+            wanted = set(chosen)
+            in_file = {s: i for i, s in enumerate(s for s in all_samples if s in wanted)}
+            order = np.array([in_file[s] for s in chosen], dtype=np.int64)
+            if not np.array_equal(order, np.arange(len(order))):
+                self._order = order
         self.samples = chosen
         self._has_gt = "GT" in self._format_ids()
         self.regions = list(regions) if regions else None
@@ -296,12 +304,16 @@ class VcfReader:
             gt = None
             if self._has_gt and self.samples and "GT" in rec.FORMAT:
                 gt = rec.genotype.array()[:, :-1]
+                if self._order is not None:
+                    gt = gt[self._order]
             fmt = {}
             for name in self.format_fields:
                 try:
                     fmt[name] = rec.format(name)
                 except KeyError:
                     fmt[name] = None
+                if fmt[name] is not None and self._order is not None:
+                    fmt[name] = fmt[name][self._order]
             return (rec.CHROM, rec.POS, rec.ID or ".", rec.REF, alts, gt, fmt)
         except Exception as e:
             raise InputError(f"cannot decode record ({_short(e)})", file=self.path,
@@ -313,7 +325,10 @@ class VcfReader:
         n_smp = len(self.samples)
         n_alleles = np.array([len(r[4]) + 1 for r in buf], dtype=np.int32)
         ploidy = max([r[5].shape[1] for r in buf if r[5] is not None] or [1])
-        dtype = np.int8 if n_alleles.max() <= 127 else np.int16
+        # int16 when a record has more than 127 alleles or a call names an allele past 127
+        # (which the kernels then report): int8 would wrap it silently.
+        top = max([int(r[5].max()) for r in buf if r[5] is not None and r[5].size] or [0])
+        dtype = np.int8 if max(int(n_alleles.max()), top) <= 127 else np.int16
         gt = np.full((n_var, n_smp, ploidy), -1, dtype=dtype)
         for i, r in enumerate(buf):
             g = r[5]
