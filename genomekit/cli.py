@@ -83,7 +83,7 @@ def pops_option(purpose: str):
 
 
 def selection_options(func):
-    """-r/-R region and -S/--exclude-samples sample selection, shared by the VCF readers."""
+    """-r/-R regions, -S/--exclude-samples samples and --engine, shared by the VCF readers."""
     options = [
         click.option("-r", "--region", metavar="CHR:START-END",
                      help="Only records whose POS is in this region (needs a .tbi/.csi index)."),
@@ -96,6 +96,11 @@ def selection_options(func):
         click.option("--exclude-samples", "exclude_samples_file", metavar="FILE",
                      type=click.Path(exists=True, dir_okay=False),
                      help="Samples to exclude (e.g. withdrawn consent); they contribute nothing."),
+        click.option("--engine", type=click.Choice(["auto", "fast", "cyvcf2"]), default="auto",
+                     show_default=True,
+                     help="Genotype decoder: fast (VCF text parsed directly), cyvcf2 (htslib), "
+                          "or auto: fast where it applies (whole VCF/VCF.gz), else cyvcf2. "
+                          "Results are identical."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -234,6 +239,68 @@ def merge(tables, out, fmt, unrelated, mad_k, force, quiet):
     if not quiet:
         click.echo(f"genomekit merge: {len(tables)} tables -> {', '.join(summary['outputs'])}",
                    err=True)
+
+
+@cli.command()
+@click.argument("input", metavar="VCF")
+@out_option("PREFIX.pca_scores.parquet (or .tsv), PREFIX.pca_eigenval.tsv, "
+            "PREFIX.pca_loadings.parquet (or .tsv) and PREFIX.pca.json; with --project, "
+            "PREFIX.pca_projected.parquet (or .tsv) and PREFIX.pca.json")
+@click.option("--pcs", type=int,
+              help="Principal components to compute (default 10); with --project, use the "
+              "first N of the loadings (default all).")
+@click.option("--maf", type=float, default=0.01, show_default=True,
+              help="Use autosomal biallelic variants with a minor allele frequency at least this.")
+@click.option("--thin-window", type=int, metavar="BP",
+              help="LD thinning, with --thin-r2: compare each variant with the kept variants "
+              "up to BP bp before it.")
+@click.option("--thin-r2", type=float, metavar="R2",
+              help="LD thinning: drop a variant whose r² with a kept variant in the window "
+              "exceeds R2.")
+@click.option("--project", type=click.Path(exists=True, dir_okay=False), metavar="LOADINGS",
+              help="Place the samples on the PCs of a PREFIX.pca_loadings table instead.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the random start of the randomized SVD.")
+@selection_options
+@format_option
+@run_options
+def pca(input, out, fmt, quiet, **options):
+    """Principal components of the standardized genotypes (plink2 --pca), or projection."""
+    from genomekit.commands import pca as command
+
+    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+                          **options)
+    if not quiet:
+        what = (f"{summary['n_matched']} of {summary['n_loadings_variants']} loadings variants "
+                "matched" if options["project"] else f"{summary['n_variants']} variants")
+        click.echo(f"genomekit pca: {what}, {summary['n_samples']} samples, {summary['pcs']} PCs "
+                   f"-> {', '.join(summary['outputs'])}", err=True)
+
+
+@cli.command()
+@out_option("PREFIX.report.html and, for MultiQC, PREFIX_genomekit_sampleqc_mqc.tsv, "
+            "PREFIX_genomekit_sexcheck_mqc.json and PREFIX_genomekit_sfs_mqc.json")
+@click.option("--from", "from_prefix", metavar="PREFIX",
+              help="Use the tables a run wrote under PREFIX: PREFIX.freq, .sample_qc, .relate "
+              "and .pca_scores (.parquet or .tsv), whichever exist; the options below override.")
+@click.option("--freq", metavar="TABLE", help="freq table: frequency spectrum, AF by population.")
+@click.option("--sample-qc", metavar="TABLE",
+              help="sample-qc table: per-sample QC, sex check, flagged samples.")
+@click.option("--relate", metavar="TABLE", help="relate table: kinship vs IBS0, related pairs.")
+@click.option("--pca", metavar="TABLE", help="pca scores table (sample, PC1..PCk).")
+@pops_option("colours the PCA by population")
+@click.option("--title", help="Page title (default: 'genomekit report: ' and the PREFIX name).")
+@force_option
+@quiet_option
+@debug_option
+def report(out, quiet, **options):
+    """One self-contained HTML report of a run's tables, and MultiQC custom content."""
+    from genomekit.commands import report as command
+
+    summary = command.run(out, quiet=quiet, command_line=_command_line(), **options)
+    if not quiet:
+        click.echo(f"genomekit report: {len(summary['sections'])} sections -> "
+                   f"{', '.join(summary['outputs'])}", err=True)
 
 
 @cli.command()

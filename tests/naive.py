@@ -303,3 +303,70 @@ def king_kinship(hethet, ibs0, het1, het2):
     if smaller == 0:
         return math.nan
     return 0.5 - (4 * ibs0 + het1 + het2 - 2 * hethet) / (4 * smaller)
+
+
+def pca_code(call):
+    """Packed PCA code of a call of a biallelic record: its ALT dosage, or 3 for any other call."""
+    dose = diploid_dosage(call)
+    return 3 if dose is None else dose
+
+
+def pca_codes(gt):
+    """Per variant: the codes of its samples, and how many samples have code 0, 1, 2 and 3."""
+    codes = [[pca_code(c) for c in calls] for calls in gt]
+    return codes, [[row.count(c) for c in range(4)] for row in codes]
+
+
+def standardized_matrix(codes, table):
+    """Samples x variants: X[s][v] = table[v][codes[v][s]] (kernels/pca.py)."""
+    n = len(codes[0]) if codes else 0
+    return [[table[v][codes[v][s]] for v in range(len(codes))] for s in range(n)]
+
+
+def standard_table(alt_freq):
+    """(c - 2p) / sqrt(2p(1 - p)) for c = 0, 1, 2, and 0 for a missing call."""
+    return [[(c - 2 * p) / math.sqrt(2 * p * (1 - p)) for c in range(3)] + [0.0]
+            for p in alt_freq]
+
+
+def matmul(a, b):
+    """Plain triple loop: a (r x k) times b (k x c), nested lists."""
+    return [[sum(a[i][t] * b[t][j] for t in range(len(b))) for j in range(len(b[0]))]
+            for i in range(len(a))]
+
+
+def transpose(a):
+    return [list(col) for col in zip(*a)]
+
+
+def ld_r2(x, y):
+    """Squared Pearson correlation of two dosage lists over the samples called in both.
+
+    None marks a missing call; 0 when either list does not vary over those samples.
+    """
+    pairs = [(a, b) for a, b in zip(x, y) if a is not None and b is not None]
+    n = len(pairs)
+    if n == 0:
+        return 0.0
+    mx = sum(a for a, _ in pairs) / n
+    my = sum(b for _, b in pairs) / n
+    vx = sum((a - mx) ** 2 for a, _ in pairs)
+    vy = sum((b - my) ** 2 for _, b in pairs)
+    if vx <= 1e-12 or vy <= 1e-12:
+        return 0.0
+    cov = sum((a - mx) * (b - my) for a, b in pairs)
+    return cov * cov / (vx * vy)
+
+
+def ld_thin(dosages, pos, window, r2_max):
+    """Indices kept by greedy LD thinning of variants on one contig, in order.
+
+    A variant is dropped when its r² with a kept variant at most ``window`` bp
+    before it exceeds ``r2_max``.
+    """
+    kept = []
+    for i in range(len(dosages)):
+        if all(pos[i] - pos[j] > window or ld_r2(dosages[j], dosages[i]) <= r2_max
+               for j in kept):
+            kept.append(i)
+    return kept

@@ -1,0 +1,488 @@
+"""`genomekit report`: the aggregations against plain loops, the page against the tables it
+shows, its self-containment, MultiQC reading the custom-content files, and the page's own
+script running in headless Chromium."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from genomekit.cli import cli
+from genomekit.commands import freq as freq_command
+from genomekit.commands import relate as relate_command
+from genomekit.commands import report as command
+from genomekit.commands import sample_qc as sample_qc_command
+from genomekit.errors import InputError, UsageError
+from genomekit.report import aggregate, svg
+from genomekit.report.svg import fmt_value
+from genomekit.tables.relate import RELATE_SCHEMA
+from tests.conftest import need_tool
+
+ALL_SECTIONS = ["overview", "flagged-samples", "sample-qc", "sex-check", "relatedness", "pca",
+                "sfs", "af-by-population"]
+
+
+# The page, parsed -------------------------------------------------------------------------
+
+class Page(html.parser.HTMLParser):
+    """Every tag with its attributes, the text of <style>/<script>, and each table's rows."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.styles: list[str] = []
+        self.scripts: list[str] = []
+        self.tables: dict[str, list[dict]] = {}
+        self._in: str | None = None
+        self._table: str | None = None
+        self._row: dict | None = None
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag in ("style", "script"):
+            self._in = tag
+        elif tag == "table":
+            self._table = a.get("id")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._row = {"attrs": a, "cells": [], "header": False}
+        elif tag in ("td", "th") and self._row is not None:
+            self._row["header"] = tag == "th"
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._in = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row["cells"].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if not self._row["header"]:
+                self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self.styles.append(data)
+        elif self._in == "script":
+            self.scripts.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def cells(self, table_id: str) -> list[list[str]]:
+        return [r["cells"] for r in self.tables[table_id]]
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+# Inputs: the commands' own tables on the shared generated cohort --------------------------
+
+@pytest.fixture(scope="module")
+def run_dir(cohort, tmp_path_factory):
+    """freq, sample-qc and relate (every pair) of the cohort, and a PCA scores table."""
+    folder = tmp_path_factory.mktemp("report")
+    prefix = str(folder / "c")
+    common = {"quiet": True, "force": True}
+    freq_command.run(cohort["vcf"], prefix, pops_file=cohort["pops"], **common)
+    sample_qc_command.run(cohort["vcf"], prefix, pops_file=cohort["pops"], **common)
+    relate_command.run(cohort["vcf"], prefix, min_kinship=-1.0, **common)
+    # The pca command's table layout (sample, PC1..PCk) with made-up scores: the report
+    # only plots them.
+    samples = pl.read_parquet(prefix + ".sample_qc.parquet")["sample"]
+    rng = np.random.default_rng(3)
+    pl.DataFrame({"sample": samples, **{f"PC{k}": rng.normal(size=len(samples))
+                                        for k in range(1, 5)}}).write_parquet(
+        prefix + ".pca_scores.parquet")
+    return {"prefix": prefix, "folder": folder, "pops": cohort["pops"]}
+
+
+@pytest.fixture(scope="module")
+def full_report(run_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("full") / "cohort")
+    summary = command.run(out, from_prefix=run_dir["prefix"], pops_file=run_dir["pops"],
+                          quiet=True, command_line="genomekit report --from c")
+    text = Path(out + ".report.html").read_text(encoding="utf-8")
+    return {"out": out, "summary": summary, "text": text, "page": Page(text)}
+
+
+def tables(run_dir) -> dict[str, pl.DataFrame]:
+    p = run_dir["prefix"]
+    return {k: pl.read_parquet(f"{p}.{k}.parquet") for k in ("freq", "sample_qc", "relate")}
+
+
+# Aggregations -----------------------------------------------------------------------------
+
+def test_ac_bins_cover_every_count_once():
+    for max_ac in (0, 1, 2, 3, 5, 6, 99, 100, 101, 5000, 123457):
+        edges = aggregate.ac_upper_edges(max_ac)
+        assert edges[:4] == [0, 1, 2, 5] and edges[-1] >= max_ac
+        assert len(edges) == 4 or edges[-2] < max_ac  # no empty bin past the last count
+        assert all(a < b for a, b in zip(edges, edges[1:]))
+    assert aggregate.ac_bin_labels([0, 1, 2, 5, 10]) == ["0", "1", "2", "3–5", "6–10"]
+
+
+def test_sfs_counts_match_a_loop():
+    rng = np.random.default_rng(1)
+    ac = np.concatenate([rng.integers(0, 700, 3000), [0, 1, 2, 5, 6, 10, 11, 699]])
+    edges = aggregate.ac_upper_edges(int(ac.max()))
+    expected = [0] * len(edges)
+    for a in ac.tolist():
+        lo = -1
+        for i, hi in enumerate(edges):
+            if lo < a <= hi or (i == 0 and a == 0):
+                expected[i] += 1
+                break
+            lo = hi
+    assert aggregate.sfs_counts(ac, edges).tolist() == expected
+    assert sum(expected) == len(ac)
+
+
+def test_sfs_table_splits_contigs_and_leaves_out_uncalled_alleles():
+    df = pl.DataFrame({"CHROM": ["chr1", "1", "chrX", "X", "chrY", "chr2", "chrM"],
+                       "AC": [1, 0, 2, 1, 3, 0, 7], "AN": [10, 10, 10, 10, 5, 0, 8]},
+                      schema={"CHROM": pl.String, "AC": pl.Int32, "AN": pl.Int32})
+    t = aggregate.sfs_table(df)
+    assert t["edges"] == [0, 1, 2, 5, 10]
+    assert t["no_calls"] == 1
+    assert t["all"].tolist() == [1, 2, 1, 1, 1]
+    assert t["by_class"]["autosomes/other"].tolist() == [1, 1, 0, 0, 1]
+    assert t["by_class"]["chrX"].tolist() == [0, 1, 1, 0, 0]
+    assert t["by_class"]["chrY"].tolist() == [0, 0, 0, 1, 0]
+    assert t["exact"] == {1: 2, 2: 1, 3: 1, 7: 1}
+
+
+def test_grid_counts_match_a_loop():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=5000)
+    y = rng.normal(size=5000) * 3
+    x[:5] = [np.nan, 10, -10, 2, 2]  # missing, outside, outside, on the upper edges
+    y[:5] = [0, 0, 0, np.nan, 6]
+    xs, ys = svg.Scale(-2.0, 2.0), svg.Scale(-6.0, 6.0)
+    counts = svg.grid_counts(x, y, xs, ys, columns=7, rows=5)
+    expected = np.zeros((5, 7), dtype=np.int64)
+    for u, v in zip(x, y):
+        if not (np.isfinite(u) and np.isfinite(v)) or not (-2 <= u <= 2 and -6 <= v <= 6):
+            continue
+        expected[min(int((v + 6) / 12 * 5), 4), min(int((u + 2) / 4 * 7), 6)] += 1
+    assert (counts == expected).all()
+    assert counts[4, 6] >= 1  # (2, 6) is in the top-right cell
+
+
+def test_scatter_turns_into_a_grid_above_the_limit(monkeypatch):
+    monkeypatch.setattr(svg, "MAX_POINTS", 50)
+    fig = svg.Figure(svg.Scale(0, 1), svg.Scale(0, 1))
+    x = np.linspace(0, 1, 200)
+    keep = np.zeros(200, bool)
+    keep[:3] = True
+    note = fig.scatter(x, x, emphasis=keep, titles=lambda i: f"p{i}", noun="pairs")
+    out = fig.svg()
+    assert "197 pairs are drawn as a density grid" in note
+    assert out.count("<circle") == 3 and "<title>p2</title>" in out
+
+
+def test_sample_flags_lists_true_fail_columns():
+    qc = pl.DataFrame({"sample": ["a", "b", "c"], "fail_ti_tv": [True, None, False],
+                       "fail_sex": [True, False, None], "qc_pass": [False, True, True]})
+    assert aggregate.sample_flags(qc) == [["ti_tv", "sex"], [], []]
+
+
+def test_multiqc_header_is_yaml_of_the_config():
+    from genomekit.report.multiqc import yaml_comment_header
+
+    yaml = pytest.importorskip("yaml")
+
+    config = {"id": "x", "description": "it's ± k·MAD: yes", "pconfig": {"min": 0, "ok": True}}
+    lines = yaml_comment_header(config)
+    assert lines[0] == "# id: 'x'"
+    assert yaml.safe_load("\n".join(line[1:] for line in lines)) == config
+
+
+# The page ---------------------------------------------------------------------------------
+
+def test_page_is_self_contained(full_report):
+    page = full_report["page"]
+    external = re.compile(r"^\s*(https?:|ftp:|//|data:text/html)", re.I)
+    for tag, attrs in page.tags:
+        assert tag not in ("link", "img", "iframe", "object", "embed", "base"), tag
+        assert not (tag == "script" and "src" in attrs), "external script"
+        for name in ("src", "href", "xlink:href", "srcset", "action", "poster", "data"):
+            value = attrs.get(name)
+            if value is not None:
+                assert not external.match(value), f"<{tag} {name}={value}>"
+                assert name != "href" or value.startswith("#"), f"<{tag} href={value}>"
+    css = "".join(page.styles)
+    assert "url(" not in css and "@import" not in css
+    js = "".join(page.scripts)
+    assert js.strip() and "data-report-ready" in js
+    for call in ("fetch(", "XMLHttpRequest", "import(", "WebSocket", "http://", "https://"):
+        assert call not in js
+    assert "http://" not in full_report["text"] and "https://" not in full_report["text"]
+
+
+def test_page_has_every_section_in_order(full_report):
+    ids = [a["id"] for tag, a in full_report["page"].tags
+           if tag == "section" and "report-section" in a.get("class", "")]
+    assert ids == ALL_SECTIONS == full_report["summary"]["sections"]
+    n_charts = sum(1 for tag, a in full_report["page"].tags if a.get("class") == "chart")
+    assert n_charts >= 12
+
+
+def test_flagged_samples_are_the_failing_rows(full_report, run_dir):
+    qc = tables(run_dir)["sample_qc"]
+    failing = qc.filter(~pl.col("qc_pass"))
+    assert failing.height > 0  # the seeded cohort has outliers: the test means something
+    rows = full_report["page"].tables["flagged-table"]
+    assert [r["attrs"]["data-sample"] for r in rows] == failing["sample"].to_list()
+    flags = aggregate.sample_flags(failing)
+    for row, rec, names in zip(rows, failing.iter_rows(named=True), flags):
+        sample, population, sex, karyotype, chips = row["cells"]
+        assert sample == rec["sample"] and population == fmt_value(rec["population"])
+        assert karyotype == fmt_value(rec["karyotype"])
+        for name in names:
+            if name == "sex":
+                assert "sex:" in chips
+            else:
+                assert f"{name} {fmt_value(rec[name])}" in chips
+    counts = dict(full_report["page"].cells("flag-counts"))
+    for col in [c for c in qc.columns if c.startswith("fail_")]:
+        n = int(qc[col].fill_null(False).sum())
+        assert number(counts.get(col[5:], "0")) == n
+
+
+def test_flag_of_any_metric_shows_its_value(run_dir, tmp_path):
+    qc = tables(run_dir)["sample_qc"]
+    target = qc["sample"][5]
+    edited = qc.with_columns(
+        fail_n_indel=pl.when(pl.col("sample") == target).then(True)
+        .otherwise(pl.col("fail_n_indel")),
+        qc_pass=pl.when(pl.col("sample") == target).then(False).otherwise(pl.col("qc_pass")))
+    path = tmp_path / "e.sample_qc.parquet"
+    edited.write_parquet(path)
+    command.run(str(tmp_path / "e"), sample_qc=str(path), quiet=True)
+    rows = Page(Path(tmp_path / "e.report.html").read_text()).tables["flagged-table"]
+    row = next(r for r in rows if r["attrs"]["data-sample"] == target)
+    assert f"n_indel {qc['n_indel'][5]}" in row["cells"][4]
+
+
+def test_numbers_in_the_page_are_the_tables(full_report, run_dir):
+    t = tables(run_dir)
+    page = full_report["page"]
+    # Site frequency spectrum: the bins of the freq table's AC.
+    spectrum = aggregate.sfs_table(t["freq"])
+    sfs_rows = page.cells("sfs-table")
+    assert [r[0] for r in sfs_rows] == spectrum["labels"]
+    assert [number(r[1]) for r in sfs_rows] == spectrum["all"].tolist()
+    assert sum(number(r[1]) for r in sfs_rows) + spectrum["no_calls"] == t["freq"].height
+    # Related pairs: the relate rows of a degree, by kinship, cell for cell.
+    rel = t["relate"]
+    related = rel.filter(pl.col("degree") != "unrelated").sort("KINSHIP", descending=True)
+    shown = page.cells("related-pairs")
+    assert len(shown) == related.height > 0
+    for cells, rec in zip(shown, related.iter_rows(named=True)):
+        assert cells[:3] == [rec["IID1"], rec["IID2"], rec["degree"]]
+        assert float(cells[3]) == pytest.approx(rec["KINSHIP"], rel=1e-5)
+        assert [int(c) for c in cells[4:7]] == [rec["IBS0"], rec["NSNP"], rec["HETHET"]]
+    degrees = dict(page.cells("degree-counts"))
+    for d, n in rel["degree"].value_counts().iter_rows():
+        assert number(degrees[d]) == n
+    # Declared sex by karyotype.
+    qc = t["sample_qc"]
+    crosstab = page.cells("sex-crosstab")
+    total = sum(number(c) for row in crosstab for c in row[1:])
+    assert total == qc.height
+    xx_f = qc.filter((pl.col("declared_sex") == "F") & (pl.col("karyotype") == "XX")).height
+    assert number(next(r for r in crosstab if r[0] == "F")[1]) == xx_f
+    # Every sample is a point with its value in each per-sample plot.
+    text = full_report["text"]
+    rec = qc.row(0, named=True)
+    assert f"{rec['sample']} ({rec['population']}): call_rate = {fmt_value(rec['call_rate'])}" \
+        in text
+
+
+def test_pairs_beyond_the_point_limit_become_a_grid(full_report, run_dir):
+    rel = tables(run_dir)["relate"]
+    unrelated = rel.filter(pl.col("degree") == "unrelated").height
+    assert unrelated > svg.MAX_POINTS
+    assert f"{unrelated:,} pairs are drawn as a density grid" in full_report["text"]
+
+
+def test_multiqc_files_hold_the_table(full_report, run_dir):
+    out = full_report["out"]
+    qc = tables(run_dir)["sample_qc"]
+    text = Path(out + "_genomekit_sampleqc_mqc.tsv").read_text()
+    assert "# id: 'genomekit_sampleqc'" in text and "# plot_type: 'table'" in text
+    body = [line.split("\t") for line in text.splitlines() if not line.startswith("#")]
+    header, rows = body[0], body[1:]
+    assert header[0] == "Sample" and len(rows) == qc.height
+    col = header.index("call_rate")
+    for row, rec in zip(rows, qc.iter_rows(named=True)):
+        assert row[0] == rec["sample"] and float(row[col]) == rec["call_rate"]
+        assert row[header.index("qc")] == ("pass" if rec["qc_pass"] else "fail")
+    sfs = json.loads(Path(out + "_genomekit_sfs_mqc.json").read_text())
+    freq = tables(run_dir)["freq"]
+    exact = sfs["data"]["cohort"]
+    assert sum(exact.values()) == freq.filter((pl.col("AN") > 0) & (pl.col("AC") > 0)).height
+    assert exact["1"] == freq.filter((pl.col("AN") > 0) & (pl.col("AC") == 1)).height
+
+
+# Inputs, outputs, errors ------------------------------------------------------------------
+
+def test_any_subset_of_inputs(run_dir, tmp_path):
+    p = run_dir["prefix"]
+    s = command.run(str(tmp_path / "r"), relate=p + ".relate.parquet", quiet=True)
+    assert s["sections"] == ["overview", "relatedness"]
+    assert [os.path.basename(x) for x in s["outputs"]] == ["r.report.html"]
+    s = command.run(str(tmp_path / "f"), freq=p + ".freq.parquet", quiet=True)
+    assert s["sections"] == ["overview", "sfs", "af-by-population"]
+    assert [os.path.basename(x) for x in s["outputs"]] == ["f.report.html",
+                                                            "f_genomekit_sfs_mqc.json"]
+    s = command.run(str(tmp_path / "p"), pca=p + ".pca_scores.parquet", quiet=True)
+    assert s["sections"] == ["overview", "pca"]
+
+
+def test_from_finds_tsv_tables_and_options_override(cohort, run_dir, tmp_path):
+    prefix = str(tmp_path / "t")
+    sample_qc_command.run(cohort["vcf"], prefix, pops_file=cohort["pops"], fmt="tsv",
+                          quiet=True)
+    empty = pl.DataFrame(schema=RELATE_SCHEMA)  # no pair reaches --min-kinship
+    empty.write_parquet(str(tmp_path / "empty.relate.parquet"))
+    s = command.run(prefix, from_prefix=prefix, relate=str(tmp_path / "empty.relate.parquet"),
+                    quiet=True)
+    assert s["inputs"] == {"sample_qc": os.path.abspath(prefix + ".sample_qc.tsv"),
+                           "relate": str(tmp_path / "empty.relate.parquet")}
+    assert s["sections"] == ["overview", "flagged-samples", "sample-qc", "sex-check",
+                             "relatedness"]
+    page = Page(Path(prefix + ".report.html").read_text())
+    qc = pl.read_csv(prefix + ".sample_qc.tsv", separator="\t", null_values="NA")
+    assert len(page.tables["flagged-table"]) == qc.filter(~pl.col("qc_pass")).height
+    assert "No pair reaches the third-degree bound" in Path(prefix + ".report.html").read_text()
+
+
+def test_refuses_to_overwrite_and_leaves_nothing_on_error(run_dir, tmp_path):
+    p = run_dir["prefix"]
+    out = str(tmp_path / "r")
+    command.run(out, relate=p + ".relate.parquet", quiet=True)
+    with pytest.raises(UsageError, match="exists"):
+        command.run(out, relate=p + ".relate.parquet", quiet=True)
+    command.run(out, relate=p + ".relate.parquet", quiet=True, force=True)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(InputError, match="not a genomekit relate table") as e:
+        command.run(str(bad / "r"), sample_qc=p + ".sample_qc.parquet",
+                    relate=p + ".freq.parquet", quiet=True)
+    assert p + ".freq.parquet" in e.value.message() and "--relate" in e.value.message()
+    assert list(bad.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["report", "-o", "{tmp}/x"], 2, "nothing to report"),
+    (["report", "--from", "{tmp}/none", "-o", "{tmp}/x"], 2, "no genomekit table found"),
+    (["report", "--freq", "{tmp}/none.freq.parquet", "-o", "{tmp}/x"], 1, "no such file"),
+    (["report", "--relate", "{prefix}.relate.parquet", "-o", "{tmp}/no/x"], 2, "does not exist"),
+    (["report", "--relate", "{prefix}.relate.parquet", "-o", "{tmp}/x", "--title", " "], 2,
+     "--title"),
+])
+def test_cli_errors_are_one_line(run_dir, tmp_path, args, code, text):
+    args = [a.format(tmp=tmp_path, prefix=run_dir["prefix"]) for a in args]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == code, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genomekit: error:") and text in lines[0]
+
+
+def test_cli_subprocess_run(run_dir, tmp_path):
+    out = str(tmp_path / "c")
+    r = subprocess.run([sys.executable, "-m", "genomekit", "report", "--from", run_dir["prefix"],
+                        "--pops", run_dir["pops"], "-o", out, "--title", "Cohort 7 QC"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "8 sections" in r.stderr
+    text = Path(out + ".report.html").read_text()
+    assert "<title>Cohort 7 QC</title>" in text
+
+
+# Peers: MultiQC and Chromium --------------------------------------------------------------
+
+def _multiqc() -> list[str]:
+    """The multiqc of this interpreter (the test extra installs it); skip or, in CI, fail."""
+    try:
+        import multiqc  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("multiqc is not installed; the test extra installs it")
+        pytest.skip("multiqc not installed")
+    exe = Path(sys.executable).parent / "multiqc"
+    return [str(exe)] if exe.exists() else [need_tool("multiqc")]
+
+
+def test_multiqc_shows_genomekit_sections(full_report, tmp_path):
+    cmd = _multiqc()
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in Path(full_report["out"]).parent.glob("*_mqc.*"):
+        shutil.copy(path, results)
+    r = subprocess.run([*cmd, str(results), "-o", str(tmp_path / "mqc"), "--no-version-check",
+                        "--force"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = (tmp_path / "mqc" / "multiqc_report.html").read_text()
+    for section in ("genomekit_sampleqc", "genomekit_sfs", "genomekit_sexcheck"):
+        assert f'id="{section}"' in report, section
+    assert "genomekit: sample QC" in report
+    data = json.loads((tmp_path / "mqc" / "multiqc_data" / "multiqc_data.json").read_text())
+    assert {"genomekit_sampleqc_table", "genomekit_sfs_plot",
+            "genomekit_sexcheck_plot"} <= set(data["report_plot_data"])
+    table = tmp_path / "mqc" / "multiqc_data" / "multiqc_genomekit_sampleqc_table.txt"
+    ours = Path(full_report["out"] + "_genomekit_sampleqc_mqc.tsv").read_text().splitlines()
+    assert len(table.read_text().splitlines()) == sum(not x.startswith("#") for x in ours)
+
+
+def _chromium(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = need_tool("chromium")
+    return subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=5000", *args, url],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_page_renders_in_headless_chromium(full_report, tmp_path):
+    url = Path(full_report["out"] + ".report.html").resolve().as_uri()
+    r = _chromium(url, tmp_path / "profile1", "--dump-dom")
+    assert r.returncode == 0, r.stderr[-2000:]
+    console = [line for line in r.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
+    dom = Page(r.stdout)
+    root = next(a for tag, a in dom.tags if tag == "html")
+    assert root.get("data-report-ready") == "yes" and "data-report-error" not in root
+    assert root.get("data-report-sections") == str(len(ALL_SECTIONS))
+    toc = [a["href"] for tag, a in dom.tags if tag == "a" and a.get("href", "").startswith("#")]
+    assert toc == [f"#{s}" for s in ALL_SECTIONS]
+    shot = tmp_path / "report.png"
+    r = _chromium(url, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1400,3000")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [line for line in r.stderr.splitlines() if ":CONSOLE" in line] == []
+    data = shot.read_bytes()
+    # A PNG of the requested size, and not a blank page (which compresses to a few KB).
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(data[16:20], "big") == 1400
+    assert int.from_bytes(data[20:24], "big") == 3000
+    assert len(data) > 100_000
