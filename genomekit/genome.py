@@ -17,6 +17,10 @@ PARS: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
 }
 BUILDS = tuple(PARS)
 
+# plink2 keeps a variant whose MAF is within this relative distance below --maf
+# (kSmallEpsilon, 2^-44), so a MAF equal to the threshold on paper is kept.
+MAF_EPSILON = 2.0 ** -44
+
 # Site classes understood by the counting kernels.
 AUTOSOMAL = 0  # every sample counted with the ploidy written in the VCF
 X_NONPAR = 1   # males haploid: a hom call counts one allele, a het call counts as missing
@@ -32,6 +36,12 @@ SEX_FEMALE = 2
 def bare_name(contig: str) -> str:
     """Contig name without a leading 'chr' ('chrX' -> 'X')."""
     return contig[3:] if contig.lower().startswith("chr") else contig
+
+
+def is_autosome(contig: str) -> bool:
+    """Contigs 1 to 22, with or without 'chr' ('23' and up are X, Y, XY, MT in plink)."""
+    name = bare_name(contig)
+    return name.isdigit() and 1 <= int(name) <= 22
 
 
 def contig_kind(contig: str) -> str | None:

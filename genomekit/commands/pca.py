@@ -77,9 +77,8 @@ from genomekit.commands._common import (
     ordered_map,
     write_summary,
 )
-from genomekit.commands.relate import MAF_EPSILON, is_autosome
 from genomekit.errors import InputError, UsageError
-from genomekit.genome import bare_name
+from genomekit.genome import MAF_EPSILON, bare_name, is_autosome
 from genomekit.io.outputs import OutputSet
 from genomekit.progress import Progress
 

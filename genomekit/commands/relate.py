@@ -42,16 +42,13 @@ from genomekit.commands._common import (
     write_summary,
 )
 from genomekit.errors import InputError, UsageError
-from genomekit.genome import bare_name
+from genomekit.genome import MAF_EPSILON, is_autosome
 from genomekit.io.outputs import OutputSet
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
 ROW_BLOCK = 64
 COL_BLOCK = 256
-# plink2 keeps a variant whose MAF is within this relative distance below --maf
-# (kSmallEpsilon, 2^-44), so a MAF equal to the threshold on paper is kept.
-MAF_EPSILON = 2.0 ** -44
 # Spare packed words added at each growth, as a share of those already used.
 GROWTH = 0.25
 
@@ -102,12 +99,6 @@ def tile_rows(n_samples: int, index: int, count: int) -> tuple[int, int]:
     lo = 0 if index == 1 else start(index - 1)
     hi = n_samples if index == count else start(index)
     return lo, max(lo, hi)
-
-
-def is_autosome(contig: str) -> bool:
-    """Contigs 1 to 22, with or without 'chr' ('23' and up are X, Y, XY, MT in plink)."""
-    name = bare_name(contig)
-    return name.isdigit() and 1 <= int(name) <= 22
 
 
 def _check_args(fmt, maf, min_kinship, threads, region, regions_file, tile, unrelated):
