@@ -160,7 +160,21 @@ def _accumulate(gt, n_alleles, allele_class, site_class, sex, x_exp_het, dp, gq,
         carriers[:na] = 0
         n_nonref = 0
         last_nonref = -1
+        # Diploid 0/0 calls at autosomal (and PAR) sites, most of a cohort's calls, only
+        # add to n_called, n_hom_ref and the DP/GQ sums.
+        plain = cls == 0 and not x_site and ploidy >= 2
         for s in range(n_smp):
+            if plain and gt[v, s, 0] == 0 and gt[v, s, 1] == 0 \
+                    and (ploidy == 2 or gt[v, s, 2] == -2):
+                if use_dp and dp[v, s] >= 0:
+                    counts[s, SUM_DP] += dp[v, s]
+                    counts[s, N_DP] += 1
+                if use_gq and gq[v, s] >= 0:
+                    counts[s, SUM_GQ] += gq[v, s]
+                    counts[s, N_GQ] += 1
+                counts[s, N_CALLED] += 1
+                counts[s, N_HOM_REF] += 1
+                continue
             k, slots, out_of_range = _decode(gt, v, s, na, calls)
             if out_of_range:
                 bad[0] = v
