@@ -1,9 +1,10 @@
-# genomekit: `make demo` runs freq on a generated sample cohort; `make test` runs the tests.
+# genomekit: `make demo` runs the cohort workflow on a generated sample cohort; `make test` runs the tests.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PEERS := bcftools tabix plink2 samtools mosdepth
+# Test oracles and test tools, by the command each package installs.
+PEERS := bcftools tabix plink2 samtools mosdepth chromium
 DEMO := demo
 
 .PHONY: demo test test-all peers bench lint clean
@@ -14,20 +15,27 @@ $(BIN)/genomekit-installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The cohort workflow (Snakefile) on a generated cohort; every 50th sample has withdrawn consent.
 demo: $(BIN)/genomekit-installed
 	$(BIN)/genomekit simulate --out $(DEMO)/cohort --samples 500 --sites 20000 --seed 1 --force
-	$(BIN)/genomekit freq $(DEMO)/cohort.vcf.gz --pops $(DEMO)/cohort.pops.tsv \
-		--out $(DEMO)/cohort --sites-vcf --threads 2 --force
-	@echo "demo outputs: $(DEMO)/cohort.freq.parquet $(DEMO)/cohort.freq.json $(DEMO)/cohort.sites.bcf"
+	awk 'BEGIN {FS = OFS = "\t"; print "sample", "population", "sex", "bam", "consent"} \
+		NR > 1 {print $$1, $$2, $$3, "bam/" $$1 ".bam", (NR % 50 == 1 ? "false" : "true")}' \
+		$(DEMO)/cohort.pops.tsv > $(DEMO)/samples.tsv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 --profile workflows/profiles/local \
+		--configfile workflows/config/demo.yaml
+	@echo "demo outputs: $(DEMO)/cohort.report.html; tables $(DEMO)/cohort.freq.parquet" \
+		"$(DEMO)/cohort.sample_qc.parquet $(DEMO)/cohort.relate.parquet $(DEMO)/cohort.unrelated.txt" \
+		"$(DEMO)/cohort.pca_scores.parquet $(DEMO)/cohort.all.pca_projected.parquet (each with a .json);" \
+		"logs in $(DEMO)/logs/, benchmarks in $(DEMO)/benchmarks/"
 
-# Peer tools are the test oracles: install them with apt-get when missing.
+# Peer tools are the test oracles (chromium renders the report): apt-get them when missing.
 peers:
 	@missing=""; for t in $(PEERS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing peer tools:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-			bcftools samtools plink2 mosdepth tabix libhts-dev >/dev/null; \
+			bcftools samtools plink2 mosdepth tabix libhts-dev chromium >/dev/null; \
 	fi
 
 test: $(BIN)/genomekit-installed peers

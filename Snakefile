@@ -1,15 +1,48 @@
-# genomekit workflow: cohort allele frequencies. Run: snakemake --cores 2 --configfile workflows/config/demo.yaml
-from snakemake.utils import min_version
+# genomekit cohort workflow: shard plan -> freq and sample-qc per shard -> merge;
+# relate in tiles -> merge -> pca of the unrelated samples -> projection of all -> report.
+# See workflows/config/config.yaml for the settings.
+#
+#   snakemake --profile workflows/profiles/local --configfile my-cohort.yaml --cores 8
+#   snakemake --profile workflows/profiles/slurm --configfile my-cohort.yaml
+from snakemake.utils import min_version, validate
 
-min_version("8.0")
+min_version("9.0")
 
 
-configfile: "workflows/config/demo.yaml"
+configfile: "workflows/config/config.yaml"
 
 
+validate(config, "workflows/schemas/config.schema.yaml")
+
+
+include: "workflows/rules/common.smk"
+
+
+# The sheet is checked once, by the main process: cluster jobs parse this file again, and
+# per-row validation takes seconds for a sheet of thousands of samples.
+if workflow.is_main_process:
+    SAMPLES = read_sample_sheet(config["samples"])
+    validate(SAMPLES, "workflows/schemas/samples.schema.yaml", set_default=False)
+    check_unique_samples(SAMPLES, config["samples"])
+
+
+wildcard_constraints:
+    part=r"[^/]+",
+    shard=r"\d+",
+    tile=r"\d+",
+
+
+include: "workflows/rules/samples.smk"
+include: "workflows/rules/shards.smk"
 include: "workflows/rules/freq.smk"
+include: "workflows/rules/sample_qc.smk"
+include: "workflows/rules/concat.smk"
+include: "workflows/rules/relate.smk"
+include: "workflows/rules/pca.smk"
+include: "workflows/rules/report.smk"
 
 
 rule all:
     input:
-        expand("{out}/cohort.freq.parquet", out=config["out"]),
+        final_outputs(),
+    default_target: True

@@ -1,18 +1,49 @@
-rule freq:
+rule freq_shard:
+    """Allele counts and frequencies of the records in one shard."""
     input:
-        vcf=config["vcf"],
-        pops=config["pops"],
+        vcf=lambda w: VCFS[w.part],
+        index=lambda w: vcf_index(VCFS[w.part]),
+        regions=out("shards/{part}/regions/{shard}.bed"),
+        pops=out("samples/pops.tsv"),
+        excluded=out("samples/excluded.txt"),
     output:
-        table="{out}/cohort.freq.parquet",
-        summary="{out}/cohort.freq.json",
+        table=out("shards/{part}/freq/{shard}.freq.parquet"),
+        summary=out("shards/{part}/freq/{shard}.freq.json"),
+    params:
+        prefix=lambda w, output: output.table.removesuffix(".freq.parquet"),
+        build=config["build"],
+        filters=freq_filter_args(),
     log:
-        "{out}/logs/freq.log",
+        out("logs/freq/{part}/{shard}.log"),
     benchmark:
-        "{out}/benchmarks/freq.tsv"
+        out("benchmarks/freq/{part}/{shard}.tsv")
     threads: 2
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 2000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
     shell:
-        "genomekit freq {input.vcf} --pops {input.pops} --build {config[build]} "
-        "--out {wildcards.out}/cohort --threads {threads} --force 2> {log}"
+        "genomekit freq {input.vcf} -R {input.regions} --pops {input.pops}"
+        " --exclude-samples {input.excluded} --build {params.build} {params.filters}"
+        " --out {params.prefix} --threads {threads} 2> {log}"
+
+
+rule freq_merge:
+    """The shards' freq tables, in genome order: the table of the whole cohort."""
+    input:
+        shard_tables("freq"),
+    output:
+        table=out(f"{COHORT}.freq.parquet"),
+        summary=out(f"{COHORT}.freq.json"),
+    params:
+        prefix=lambda w, output: output.table.removesuffix(".freq.parquet"),
+        tables=lambda w, input: [p for p in input if p.endswith(".parquet")],
+    log:
+        out("logs/freq_merge.log"),
+    benchmark:
+        out("benchmarks/freq_merge.tsv")
+    threads: 1
+    resources:
+        mem_mb=lambda w, attempt: 4000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
+    shell:
+        "genomekit merge {params.tables} --out {params.prefix} 2> {log}"
