@@ -9,8 +9,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from genomekit import __version__
-from genomekit.errors import UsageError
+from genomekit.errors import InputError, UsageError
+from genomekit.genome import is_autosome
 from genomekit.io.readers import open_reader
 from genomekit.io.vcf import parse_region, read_bed, read_sample_list
 
@@ -84,3 +87,20 @@ def open_input(input: str, *, region: str | None = None, regions_file: str | Non
     reader = open_reader(input, engine=engine, samples=samples, exclude=exclude,
                          regions=regions, threads=threads, format_fields=format_fields)
     return reader, regions
+
+
+def allele_index_error(chunk, v: int) -> InputError:
+    """The error for a call of record ``v`` naming an allele the record does not have."""
+    return InputError(f"genotype allele index beyond the {chunk.n_alleles[v]} alleles of the "
+                      "record", chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
+                      hint="fix the GT field or the ALT column")
+
+
+def autosome_mask(chunk) -> np.ndarray:
+    """Whether each record of the chunk lies on an autosome (1-22), as a bool array."""
+    auto = np.zeros(chunk.n_variants, dtype=bool)
+    chrom = np.asarray(chunk.chrom, dtype=object)
+    for name in dict.fromkeys(chunk.chrom):
+        if is_autosome(name):
+            auto[chrom == name] = True
+    return auto

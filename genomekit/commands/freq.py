@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    allele_index_error,
     check_selection,
     check_threads,
     input_summary,
@@ -167,10 +168,7 @@ class _FreqJob:
         counts, bad = kf.count_alleles(chunk.gt, chunk.n_alleles, classes, self.sex,
                                        self.group, len(self.populations), mask)
         if bad[0] >= 0:
-            v = bad[0]
-            return InputError(f"genotype allele index beyond the {chunk.n_alleles[v]} alleles "
-                              "of the record", chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
-                              hint="fix the GT field or the ALT column")
+            return allele_index_error(chunk, bad[0])
         var, al = allele_rows(chunk.n_alleles)
         het = counts.hwe_het[var, al].astype(np.int64)
         hom = counts.hwe_hom[var, al].astype(np.int64)

@@ -70,6 +70,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    allele_index_error,
+    autosome_mask,
     check_selection,
     check_threads,
     input_summary,
@@ -78,7 +80,7 @@ from genomekit.commands._common import (
     write_summary,
 )
 from genomekit.errors import InputError, UsageError
-from genomekit.genome import MAF_EPSILON, bare_name, is_autosome
+from genomekit.genome import MAF_EPSILON, bare_name
 from genomekit.io.outputs import OutputSet
 from genomekit.progress import Progress
 
@@ -213,19 +215,12 @@ class _SelectJob:
     def __call__(self, chunk):
         from genomekit.kernels import pca as kp
 
-        auto = np.zeros(chunk.n_variants, dtype=bool)
-        chrom = np.asarray(chunk.chrom, dtype=object)
-        for name in dict.fromkeys(chunk.chrom):
-            if is_autosome(name):
-                auto[chrom == name] = True
+        auto = autosome_mask(chunk)
         biallelic = chunk.n_alleles == 2
         candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
         codes, counts, bad = kp.pack_dosages(chunk.gt, candidates)
         if bad[0] >= 0:
-            v = int(bad[0])
-            return InputError("genotype allele index beyond the 2 alleles of the record",
-                              chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
-                              hint="fix the GT field or the ALT column")
+            return allele_index_error(chunk, int(bad[0]))
         n_called = counts[:, :3].sum(axis=1)
         n_alt = counts[:, 1] + 2 * counts[:, 2]
         varies = (n_alt > 0) & (n_alt < 2 * n_called)
@@ -673,10 +668,7 @@ class _ProjectJob:
             return np.zeros((n, k)), np.zeros(n, np.int64)
         codes, _, bad = kp.pack_dosages(chunk.gt, records)
         if bad[0] >= 0:
-            v = int(bad[0])
-            return InputError("genotype allele index beyond the 2 alleles of the record",
-                              chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
-                              hint="fix the GT field or the ALT column"), None
+            return allele_index_error(chunk, int(bad[0])), None
         rows = np.asarray(rows, np.int64)
         table = kp.standard_table(self.loadings.alt_freq[rows])
         swapped = np.asarray(swapped, bool)

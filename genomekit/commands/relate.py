@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    allele_index_error,
+    autosome_mask,
     check_selection,
     check_threads,
     input_summary,
@@ -42,7 +44,7 @@ from genomekit.commands._common import (
     write_summary,
 )
 from genomekit.errors import InputError, UsageError
-from genomekit.genome import MAF_EPSILON, is_autosome
+from genomekit.genome import MAF_EPSILON
 from genomekit.io.outputs import OutputSet
 from genomekit.progress import Progress
 
@@ -184,19 +186,12 @@ class _SelectJob:
     def __call__(self, chunk):
         from genomekit.kernels import king as kk
 
-        auto = np.zeros(chunk.n_variants, dtype=bool)
-        chrom = np.asarray(chunk.chrom, dtype=object)
-        for name in dict.fromkeys(chunk.chrom):
-            if is_autosome(name):
-                auto[chrom == name] = True
+        auto = autosome_mask(chunk)
         biallelic = chunk.n_alleles == 2
         candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
         n_called, n_alt, bad = kk.diploid_counts(chunk.gt, candidates)
         if bad[0] >= 0:
-            v = int(bad[0])
-            return InputError("genotype allele index beyond the 2 alleles of the record",
-                              chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
-                              hint="fix the GT field or the ALT column")
+            return allele_index_error(chunk, int(bad[0]))
         if self.maf > 0:
             minor = np.minimum(n_alt, 2 * n_called - n_alt)
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    allele_index_error,
     check_selection,
     check_threads,
     input_summary,
@@ -268,16 +269,10 @@ class _SampleQcJob:
             chunk.gt, chunk.n_alleles, alleles, classes, self.sex, x_exp_het,
             chunk.dp if self.use_dp else None, chunk.gq if self.use_gq else None)
         if bad[0] >= 0:
-            return _allele_error(chunk, bad[0])
+            return allele_index_error(chunk, bad[0])
         where = f"{chunk.chrom[-1]}:{chunk.pos[-1]}"
         n_x, n_y = int((x_exp_het > 0).sum()), int((classes == CHR_Y).sum())
         return counts, x_exp, n_var, n_x, n_y, where
-
-
-def _allele_error(chunk, v: int) -> InputError:
-    return InputError(f"genotype allele index beyond the {chunk.n_alleles[v]} alleles of the "
-                      "record", chrom=chunk.chrom[v], pos=int(chunk.pos[v]),
-                      hint="fix the GT field or the ALT column")
 
 
 def _stream(reader, job, threads, quiet, chunk_variants) -> dict:
