@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -61,3 +63,21 @@ def run_freq(input_path, tmp_path, name="out", **kwargs) -> pl.DataFrame:
         return pl.read_csv(prefix + ".freq.tsv", separator="\t", null_values="NA",
                            infer_schema_length=None)
     return pl.read_parquet(prefix + ".freq.parquet")
+
+
+def cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    """Run the genomekit command line in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
+                          text=True, **kwargs)
+
+
+def assert_one_error_line(tmp_path, args, code, text):
+    """The command fails with exit ``code``, one 'genomekit: error:' line containing ``text``,
+    no traceback, and no output named x* left in ``tmp_path`` ('{tmp}' in args is tmp_path)."""
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = cli(*args)
+    assert r.returncode == code, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genomekit: error: ") and text in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(("x", ".x"))]

@@ -7,7 +7,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cyvcf2
 import numpy as np
@@ -18,7 +17,7 @@ from polars.testing import assert_frame_equal
 from genomekit.genome import site_classes
 from genomekit.io.samples import read_pops
 from tests import naive
-from tests.conftest import DATA, run_freq
+from tests.conftest import DATA, assert_one_error_line, cli, run_freq
 
 EDGE = DATA / "edge_cases.vcf"
 EDGE_POPS = DATA / "edge_cases.pops.tsv"
@@ -268,9 +267,6 @@ def test_sites_bcf_tags(cohort, tmp_path):
                        equal_nan=True)
 
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
-                          text=True, **kwargs)
 
 
 def test_cli_subprocess_run(cohort, tmp_path):
@@ -305,13 +301,7 @@ def test_version_and_help_compile_nothing():
      "header_only.vcf"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, code, text):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    r = cli(*args)
-    assert r.returncode == code, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genomekit: error: ") and text in lines[0]
-    assert "Traceback" not in r.stderr
-    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(("x", ".x"))]
+    assert_one_error_line(tmp_path, args, code, text)
 
 
 def test_malformed_record_leaves_no_output(tmp_path):

@@ -18,7 +18,7 @@ from genomekit.commands import pca
 from genomekit.errors import InputError
 from genomekit.kernels import pca as kp
 from tests import naive
-from tests.conftest import DATA, need_tool
+from tests.conftest import DATA, assert_one_error_line, cli, need_tool
 
 # Three populations of distinct F_ST: PC1 and PC2 separate them (GRM eigenvalues about
 # 14 and 6), PC3 and beyond are the noise bulk (about 1.8, within 1% of each other).
@@ -603,9 +603,6 @@ def test_bad_loadings_tables(base, tmp_path):
         run_pca(DATA / "edge_cases.vcf", tmp_path, project=str(tmp_path / "junk.parquet"))
 
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
-                          text=True, **kwargs)
 
 
 def test_cli_subprocess_run(structured, tmp_path):
@@ -654,10 +651,4 @@ EDGE = str(DATA / "edge_cases.vcf")
     (["pca", EDGE, "-o", "{tmp}/nodir/x"], 2, "does not exist"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, code, text):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    r = cli(*args)
-    assert r.returncode == code, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genomekit: error: ") and text in lines[0]
-    assert "Traceback" not in r.stderr
-    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(("x", ".x"))]
+    assert_one_error_line(tmp_path, args, code, text)

@@ -23,7 +23,7 @@ from genomekit.kernels import king as kk
 from genomekit.simulate_pedigree import simulate_pedigree, write_pedigree
 from genomekit.tables.relate import RELATE_SCHEMA, degree_labels
 from tests import naive
-from tests.conftest import DATA, need_tool
+from tests.conftest import DATA, assert_one_error_line, cli, need_tool
 
 EDGE = DATA / "edge_cases.vcf"
 ALL = -math.inf  # --min-kinship that reports every pair with a defined kinship
@@ -397,9 +397,6 @@ def test_summary_json(pedigree, tmp_path):
     assert on_disk["version"] and on_disk["elapsed_seconds"] >= 0
 
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
-                          text=True, **kwargs)
 
 
 def test_cli_subprocess_run(pedigree, tmp_path):
@@ -435,13 +432,7 @@ def test_help_compiles_nothing():
     (["relate", str(EDGE)], 2, "Missing option"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, code, text):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    r = cli(*args)
-    assert r.returncode == code, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genomekit: error: ") and text in lines[0]
-    assert "Traceback" not in r.stderr
-    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(("x", ".x"))]
+    assert_one_error_line(tmp_path, args, code, text)
 
 
 def test_allele_beyond_alt_is_an_error_with_location(tmp_path):

@@ -46,7 +46,7 @@ from genomekit.tables.sample_qc import (
     outlier_flags,
 )
 from tests import naive
-from tests.conftest import DATA, need_tool
+from tests.conftest import DATA, assert_one_error_line, cli, need_tool
 
 EDGE = DATA / "edge_cases.vcf"
 EDGE_POPS = DATA / "edge_cases.pops.tsv"
@@ -627,9 +627,6 @@ def test_outlier_samples_are_flagged(plain, tmp_path):
 
 # --- CLI ------------------------------------------------------------------------------------
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "genomekit", *args], capture_output=True,
-                          text=True, **kwargs)
 
 
 def test_cli_subprocess_run(plain, tmp_path):
@@ -666,13 +663,7 @@ def test_help_compiles_nothing():
      "header_only.vcf"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, code, text):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    r = cli(*args)
-    assert r.returncode == code, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genomekit: error: ") and text in lines[0]
-    assert "Traceback" not in r.stderr
-    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(("x", ".x"))]
+    assert_one_error_line(tmp_path, args, code, text)
 
 
 def test_bad_allele_leaves_no_output(tmp_path):
