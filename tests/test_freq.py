@@ -364,3 +364,13 @@ def test_engines_give_identical_tables(cohort, tmp_path, which):
 def test_engine_fast_refuses_bcf(cohort, tmp_path):
     r = cli("freq", cohort["bcf"], "-o", str(tmp_path / "x"), "--engine", "fast")
     assert r.returncode == 2 and "--engine fast cannot read" in r.stderr
+
+
+def test_exclude_samples_warns_about_unknown_names(cohort, tmp_path, capsys):
+    (tmp_path / "withdrawn.txt").write_text("KOR00001\nKOR99999\n")
+    df = run_freq(cohort["vcf"], tmp_path, exclude_samples_file=str(tmp_path / "withdrawn.txt"),
+                  quiet=False)
+    err = capsys.readouterr().err
+    assert "1 sample(s) to exclude are not in" in err and "KOR99999" in err
+    full = run_freq(cohort["vcf"], tmp_path, "full")
+    assert (df["AN"] <= full["AN"]).all() and (df["AN"] < full["AN"]).any()

@@ -75,7 +75,7 @@ def parse_regions(region: str | None, regions_file: str | None):
 
 def open_input(input: str, *, region: str | None = None, regions_file: str | None = None,
                samples_file: str | None = None, exclude_samples_file: str | None = None,
-               engine: str = "auto", threads: int = 1, format_fields=()):
+               engine: str = "auto", threads: int = 1, format_fields=(), quiet: bool = False):
     """The chunk reader a command's selection options ask for, and its regions.
 
     -r/-R restrict the records (by POS), -S/--exclude-samples the samples,
@@ -86,6 +86,10 @@ def open_input(input: str, *, region: str | None = None, regions_file: str | Non
     exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
     reader = open_reader(input, engine=engine, samples=samples, exclude=exclude,
                          regions=regions, threads=threads, format_fields=format_fields)
+    missing = reader.excluded_not_found
+    if missing:
+        warn(f"{exclude_samples_file}: {len(missing)} sample(s) to exclude are not in {input}, "
+             f"e.g. '{missing[0]}'", quiet)
     return reader, regions
 
 

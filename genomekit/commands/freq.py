@@ -81,7 +81,7 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         reader, regions = open_input(
             input, region=region, regions_file=regions_file, samples_file=samples_file,
             exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
-            format_fields=fields)
+            quiet=quiet, format_fields=fields)
         if reader.missing_format_fields:
             warn(f"{input}: FORMAT/{', FORMAT/'.join(reader.missing_format_fields)} not in the "
                  "header; the quality filter ignores "

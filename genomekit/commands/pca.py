@@ -169,7 +169,8 @@ def run(input: str, out: str, *, pcs: int | None = None, maf: float = 0.01,
         loadings = _read_loadings(project, pcs) if project else None
         reader, regions = open_input(
             input, region=region, regions_file=regions_file, samples_file=samples_file,
-            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads)
+            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
+            quiet=quiet)
         common = {
             "command_line": command_line,
             "inputs": input_summary([input]),

@@ -136,7 +136,8 @@ def run(input: str, out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
     with OutputSet(outputs.paths(), force) as files:
         reader, regions = open_input(
             input, region=region, regions_file=regions_file, samples_file=samples_file,
-            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads)
+            exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
+            quiet=quiet)
         names = list(reader.samples)
         packed, n_called, stats = _pack(reader, maf, threads, quiet, chunk_variants)
         if stats["n_variants"] == 0:

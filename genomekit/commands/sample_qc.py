@@ -100,7 +100,7 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         reader, regions = open_input(
             input, region=region, regions_file=regions_file, samples_file=samples_file,
             exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
-            format_fields=("DP", "GQ"))
+            quiet=quiet, format_fields=("DP", "GQ"))
         has_dp = "DP" in reader.format_fields
         has_gq = "GQ" in reader.format_fields
         sex, population, declared = _sample_sheet(reader.samples, sheet, input, quiet)

@@ -178,6 +178,8 @@ class VcfReader:
                              f"'{unknown[0]}'", file=path,
                              hint="check -S/--samples against the VCF header")
         excluded = set(exclude)
+        # Names to exclude that the file does not have: a typo here would keep a sample in.
+        self.excluded_not_found = sorted(excluded - known)
         chosen = [s for s in chosen if s not in excluded]
         if len(set(chosen)) != len(chosen):
             raise UsageError("a sample is listed twice in -S/--samples",
