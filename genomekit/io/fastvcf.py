@@ -34,6 +34,7 @@ from genomekit.io.vcf import (
     VariantChunk,
     VcfReader,
     quiet_htslib,
+    select_samples,
 )
 
 # Contig names htslib can define on the fly when the header lacks them.
@@ -99,25 +100,7 @@ class FastVcfReader:
                     fmt_types.setdefault(info.get("ID"), info.get("Type"))
         finally:
             vcf.close()
-        known = set(all_samples)
-        if len(known) != len(all_samples):
-            seen: set[str] = set()
-            dup = next(s for s in all_samples if s in seen or seen.add(s))
-            raise InputError(f"sample '{dup}' appears twice in the header", file=path,
-                             hint="make sample names unique (bcftools reheader)")
-        chosen = list(all_samples) if samples is None else list(samples)
-        unknown = [s for s in chosen if s not in known]
-        if unknown:
-            raise InputError(f"{len(unknown)} requested sample(s) not in the file, e.g. "
-                             f"'{unknown[0]}'", file=path,
-                             hint="check -S/--samples against the VCF header")
-        excluded = set(exclude)
-        # Names to exclude that the file does not have: a typo here would keep a sample in.
-        self.excluded_not_found = sorted(excluded - known)
-        chosen = [s for s in chosen if s not in excluded]
-        if len(set(chosen)) != len(chosen):
-            raise UsageError("a sample is listed twice in -S/--samples",
-                             hint="list each sample once")
+        chosen, self.excluded_not_found = select_samples(path, all_samples, samples, exclude)
         self.path = path
         self.samples = chosen
         declared = _format_ids(raw_header)

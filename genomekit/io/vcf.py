@@ -118,6 +118,33 @@ def read_sample_list(path: str) -> list[str]:
     return names
 
 
+def select_samples(path: str, all_samples: list[str], samples: Sequence[str] | None,
+                   exclude: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The samples to read, in -S order, and the names to exclude that the file lacks.
+
+    Raises InputError for duplicate header names or -S names not in the file, and
+    UsageError for a name listed twice in -S.
+    """
+    known = set(all_samples)
+    if len(known) != len(all_samples):
+        seen: set[str] = set()
+        dup = next(s for s in all_samples if s in seen or seen.add(s))
+        raise InputError(f"sample '{dup}' appears twice in the header", file=path,
+                         hint="make sample names unique (bcftools reheader)")
+    chosen = list(all_samples) if samples is None else list(samples)
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        raise InputError(f"{len(unknown)} requested sample(s) not in the file, e.g. "
+                         f"'{unknown[0]}'", file=path,
+                         hint="check -S/--samples against the VCF header")
+    excluded = set(exclude)
+    chosen = [s for s in chosen if s not in excluded]
+    if len(set(chosen)) != len(chosen):
+        raise UsageError("a sample is listed twice in -S/--samples", hint="list each sample once")
+    # Names to exclude that the file does not have: a typo there would keep a sample in.
+    return chosen, sorted(excluded - known)
+
+
 def _index_path(path: str) -> str | None:
     for ext in (".tbi", ".csi"):
         if os.path.exists(path + ext):
@@ -166,24 +193,7 @@ class VcfReader:
             raise InputError(f"cannot read as VCF/BCF ({_short(e)})", file=path,
                              hint="give a valid VCF, VCF.gz or BCF file") from None
         all_samples = list(self._vcf.samples)
-        if len(set(all_samples)) != len(all_samples):
-            dup = next(s for s in all_samples if all_samples.count(s) > 1)
-            raise InputError(f"sample '{dup}' appears twice in the header", file=path,
-                             hint="make sample names unique (bcftools reheader)")
-        chosen = list(all_samples) if samples is None else list(samples)
-        known = set(all_samples)
-        unknown = [s for s in chosen if s not in known]
-        if unknown:
-            raise InputError(f"{len(unknown)} requested sample(s) not in the file, e.g. "
-                             f"'{unknown[0]}'", file=path,
-                             hint="check -S/--samples against the VCF header")
-        excluded = set(exclude)
-        # Names to exclude that the file does not have: a typo here would keep a sample in.
-        self.excluded_not_found = sorted(excluded - known)
-        chosen = [s for s in chosen if s not in excluded]
-        if len(set(chosen)) != len(chosen):
-            raise UsageError("a sample is listed twice in -S/--samples",
-                             hint="list each sample once")
+        chosen, self.excluded_not_found = select_samples(path, all_samples, samples, exclude)
         self._order = None
         if chosen != all_samples:
             try:
