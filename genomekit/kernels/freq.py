@@ -7,6 +7,7 @@ pads calls of lower ploidy than the chunk's widest call.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -18,8 +19,13 @@ _X_NONPAR = 1
 _CHR_Y = 2
 _MALE = 1
 _FEMALE = 2
-# Variants with at most this many alleles take the tallied path of _count.
-_FAST_ALLELES = 8
+# Diploid calls of alleles below _CODE_ALLELES take the histogram path of _count.
+_CODE_ALLELES = 8
+_CODES = 100
+_ODD = 100
+_LANES = 4
+# hwe_exact leaves out outcomes less likely than this times the observed one.
+_HWE_NEGLIGIBLE = 1e-20
 
 
 class FreqCounts(NamedTuple):
@@ -85,211 +91,293 @@ def count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj_pass=None
     FreqCounts, and the (variant, sample) of the first allele index outside
     [0, n_alleles), or (-1, -1).
     """
-    n_var = gt.shape[0]
+    n_var, n_smp, ploidy = gt.shape
     width = max(2, int(n_alleles.max()) if n_var else 2)
-    z = np.zeros
-
-    def per_allele():
-        return z((n_var, width), np.int32)
-
-    out = FreqCounts(
-        ac=per_allele(), ac_het=per_allele(), ac_hom=per_allele(), nhom=per_allele(),
-        ac_hemi=per_allele(), hwe_het=per_allele(), hwe_hom=per_allele(),
-        an=z(n_var, np.int32), n_called=z(n_var, np.int32), n_missing=z(n_var, np.int32),
-        n_eligible=z(n_var, np.int32), n_male_het=z(n_var, np.int32), n_diploid=z(n_var, np.int32),
-        ac_grp=z((n_var, n_groups, width), np.int32), an_grp=z((n_var, n_groups), np.int32),
-        nhom_grp=z((n_var, n_groups, width), np.int32),
-        ac_sex=z((n_var, 2, width), np.int32), an_sex=z((n_var, 2), np.int32),
-        ac_adj=per_allele(), an_adj=z(n_var, np.int32),
-    )
+    # Every count of a variant lives in one row of a single array (see _row_layout),
+    # so the kernels hand one array around instead of twenty.
+    offsets, row = _row_layout(width, n_groups)
+    rows = np.zeros((n_var, row), np.int32)
     use_adj = adj_pass is not None
     if not use_adj:
-        adj_pass = z((0, 0), np.bool_)
-    bad = _count(gt, n_alleles, site_class, sex, group, adj_pass, use_adj, *out)
-    return out, (int(bad[0]), int(bad[1]))
+        adj_pass = np.zeros((0, 0), np.bool_)
+    # Diploid int8 calls are read two bytes at a time (slot 0 in the low byte).
+    if gt.dtype == np.int8 and ploidy == 2 and sys.byteorder == "little" and n_smp:
+        pairs = np.ascontiguousarray(gt).view(np.uint16).reshape(n_var, n_smp)
+    else:
+        pairs = np.zeros((0, 0), np.uint16)
+    bad = _count(gt, pairs, _PAIR_CODE, n_alleles, site_class, sex, group, adj_pass, use_adj,
+                 rows, width, n_groups)
+    fields = {}
+    for name, (start, shape) in offsets.items():
+        size = int(np.prod(shape))
+        fields[name] = rows[:, start:start + size].reshape((n_var, *shape))
+    return FreqCounts(**fields), (int(bad[0]), int(bad[1]))
+
+
+# Per-allele counts first, _R_* rows of ``width`` each; then per-site counts,
+# _S_* columns; then the group and sex counts.
+_R_AC, _R_HET, _R_HOM, _R_NHOM, _R_HEMI, _R_HWE_HET, _R_HWE_HOM, _R_ADJ = range(8)
+_N_R = 8
+_S_AN, _S_CALLED, _S_MISSING, _S_ELIGIBLE, _S_MALE_HET, _S_DIPLOID, _S_AN_ADJ = range(7)
+_N_S = 7
+
+
+def _row_layout(width: int, n_groups: int):
+    """Where each FreqCounts field sits in a variant's row: {name: (start, shape)}."""
+    w, g = width, n_groups
+    per_allele = ("ac", "ac_het", "ac_hom", "nhom", "ac_hemi", "hwe_het", "hwe_hom", "ac_adj")
+    per_site = ("an", "n_called", "n_missing", "n_eligible", "n_male_het", "n_diploid",
+                "an_adj")
+    layout = {name: (i * w, (w,)) for i, name in enumerate(per_allele)}
+    layout.update({name: (_N_R * w + i, ()) for i, name in enumerate(per_site)})
+    o = _N_R * w + _N_S
+    layout["ac_grp"] = (o, (g, w))
+    layout["nhom_grp"] = (o + g * w, (g, w))
+    layout["an_grp"] = (o + 2 * g * w, (g,))
+    layout["ac_sex"] = (o + 2 * g * w + g, (2, w))
+    layout["an_sex"] = (o + 2 * g * w + g + 2 * w, (2,))
+    return layout, o + 2 * g * w + g + 2 * w + 2
+
+
+def _pair_codes() -> np.ndarray:
+    """Histogram code of every two-byte diploid call: (a + 2) * 10 + (b + 2) for
+    alleles a, b in -2..7, _ODD for any other."""
+    table = np.full(65536, _ODD, np.int16)
+    for a in range(-2, _CODE_ALLELES):
+        for b in range(-2, _CODE_ALLELES):
+            table[(a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * 10 + (b + 2)
+    return table
+
+
+_PAIR_CODE = _pair_codes()
 
 
 @jit
-def _count(gt, n_alleles, site_class, sex, group, adj_pass, use_adj,
-           ac, ac_het, ac_hom, nhom, ac_hemi, hwe_het, hwe_hom,
-           an, n_called, n_missing, n_eligible, n_male_het, n_diploid,
-           ac_grp, an_grp, nhom_grp, ac_sex, an_sex, ac_adj, an_adj):
+def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, use_adj,
+           rows, width, n_groups):
     n_var, n_smp, ploidy = gt.shape
-    n_groups = an_grp.shape[1]
-    calls = np.empty(ploidy, np.int64)
     bad = np.full(2, -1, np.int64)
-    # Complete or missing diploid calls of variants with few alleles are tallied per
-    # (group, sex, passes-adj, genotype) and folded into the counts once per variant:
-    # one increment per sample instead of a dozen scattered ones.
-    key = np.empty(n_smp, np.int64)
-    for s in range(n_smp):
-        key[s] = (group[s] + 1) * 3 + sex[s]
-    n_pairs = _FAST_ALLELES * (_FAST_ALLELES + 1) // 2
-    pair_a = np.empty(n_pairs, np.int64)
-    pair_b = np.empty(n_pairs, np.int64)
-    for b in range(_FAST_ALLELES):
-        for a in range(b + 1):
-            pair_a[b * (b + 1) // 2 + a] = a
-            pair_b[b * (b + 1) // 2 + a] = b
-    tally = np.zeros(((n_groups + 1) * 3, n_pairs + 1, 2), np.int64)  # last class: ./.
-    for v in range(n_var):
-        cls = site_class[v]
-        na = n_alleles[v]
-        fast = ploidy >= 2 and na <= _FAST_ALLELES
-        if fast:
-            tally[:] = 0
-        for s in range(n_smp):
-            sx = sex[s]
-            if sx == _FEMALE and cls == _CHR_Y:
-                continue
-            if fast and (ploidy == 2 or gt[v, s, 2] == -2) and not (sx == _MALE and cls != 0):
-                a = gt[v, s, 0]
-                b = gt[v, s, 1]
-                if a > b:
-                    a, b = b, a
-                if a >= 0 and b < na:
-                    tally[key[s], b * (b + 1) // 2 + a, 1 if use_adj and adj_pass[v, s] else 0] += 1
-                    continue
-                if a == -1 and b == -1:
-                    tally[key[s], n_pairs, 0] += 1
-                    continue
-            n_eligible[v] += 1
-            slots = 0
-            k = 0
-            for p in range(ploidy):
-                a = gt[v, s, p]
-                if a == -2:
-                    break
-                slots += 1
-                if a < 0:
-                    continue
-                if a >= na:
+    calls = np.empty(max(ploidy, 2), np.int64)
+    if pairs.shape[0] == 0:
+        for v in range(n_var):
+            row = rows[v]
+            for s in range(n_smp):
+                if not _one_call(gt, v, s, n_alleles[v], site_class[v], sex[s], group[s],
+                                 use_adj and adj_pass[v, s], calls, row, width, n_groups):
                     bad[0] = v
                     bad[1] = s
                     return bad
-                calls[k] = a
-                k += 1
-            if k == 0:
-                n_missing[v] += 1
-                continue
-            distinct = 1
-            for i in range(1, k):
-                new = True
-                for j in range(i):
-                    if calls[j] == calls[i]:
-                        new = False
-                        break
-                if new:
-                    distinct += 1
-            hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
-            if hemizygous:
-                if distinct > 1:
-                    # A heterozygous call on a haploid chromosome is an error call.
-                    n_male_het[v] += 1
-                    n_missing[v] += 1
-                    continue
-                k = 1
-            elif k < slots:
-                n_missing[v] += 1
-            n_called[v] += 1
-            an[v] += k
-            g = group[s]
-            if g >= 0:
-                an_grp[v, g] += k
-            if sx != 0:
-                an_sex[v, sx - 1] += k
-            passed = use_adj and adj_pass[v, s]
-            if passed:
-                an_adj[v] += k
-            for i in range(k):
-                a = calls[i]
-                ac[v, a] += 1
-                if g >= 0:
-                    ac_grp[v, g, a] += 1
-                if sx != 0:
-                    ac_sex[v, sx - 1, a] += 1
-                if passed:
-                    ac_adj[v, a] += 1
-            if hemizygous or slots == 1 or k < slots:
-                for i in range(k):
-                    ac_hemi[v, calls[i]] += 1
-            elif distinct == 1:
-                a = calls[0]
-                ac_hom[v, a] += k
-                nhom[v, a] += 1
-                if g >= 0:
-                    nhom_grp[v, g, a] += 1
-                if k == 2:
-                    hwe_hom[v, a] += 1
-                    n_diploid[v] += 1
-            else:
-                for i in range(k):
-                    first = True
-                    for j in range(i):
-                        if calls[j] == calls[i]:
-                            first = False
-                            break
-                    if first:
-                        ac_het[v, calls[i]] += 1
-                if k == 2:
-                    hwe_het[v, calls[0]] += 1
-                    hwe_het[v, calls[1]] += 1
-                    n_diploid[v] += 1
-        if fast:
-            _fold(v, tally, pair_a, pair_b, ac, ac_het, ac_hom, nhom, hwe_het, hwe_hom, an,
-                  n_called, n_missing, n_eligible, n_diploid, ac_grp, an_grp, nhom_grp, ac_sex,
-                  an_sex, ac_adj, an_adj)
+        return bad
+    # Diploid calls go to a histogram per (group, sex, passes-adj) slot and
+    # genotype code (see _pair_codes), folded into the counts once per variant:
+    # one increment per call. _LANES copies of the histogram, taken in turn,
+    # keep runs of equal calls from waiting on one another's increments.
+    # Calls with other alleles (8 and up) go through _one_call.
+    n_kinds = (group.max() + 2) * 3 if n_smp else 0
+    slot_of = np.full(n_kinds, -1, np.int64)
+    n_used = 0
+    for s in range(n_smp):
+        kind = (group[s] + 1) * 3 + sex[s]
+        if slot_of[kind] < 0:
+            slot_of[kind] = n_used
+            n_used += 1
+    n_adj = 2 if use_adj else 1
+    n_slots = n_used * n_adj
+    slot_group = np.empty(n_slots, np.int64)
+    slot_sex = np.empty(n_slots, np.int64)
+    for kind in range(n_kinds):
+        if slot_of[kind] >= 0:
+            for passed in range(n_adj):
+                slot_group[slot_of[kind] * n_adj + passed] = kind // 3 - 1
+                slot_sex[slot_of[kind] * n_adj + passed] = kind % 3
+    base = np.empty(n_smp, np.int64)
+    for s in range(n_smp):
+        kind = (group[s] + 1) * 3 + sex[s]
+        base[s] = ((s % _LANES) * n_slots + slot_of[kind] * n_adj) * _CODES
+    tally = np.zeros(_LANES * n_slots * _CODES, np.int32)
+    no_adj = adj_pass[0:0, 0]
+    for v in range(n_var):
+        na = n_alleles[v]
+        cls = site_class[v]
+        row = rows[v]
+        n_odd = _tally(pairs[v], pair_code, base, adj_pass[v] if use_adj else no_adj, use_adj,
+                       tally)
+        if n_odd:
+            s = _first_bad(gt, v, na)
+            if s >= 0:
+                bad[0] = v
+                bad[1] = s
+                return bad
+            for s in range(n_smp):
+                if pair_code[pairs[v, s]] == _ODD:
+                    _one_call(gt, v, s, na, cls, sex[s], group[s], use_adj and adj_pass[v, s],
+                              calls, row, width, n_groups)
+        n_codes = min(na, _CODE_ALLELES) + 2
+        folded = 0
+        for slot in range(n_slots):
+            g = slot_group[slot]
+            sx = slot_sex[slot]
+            passed = use_adj and slot % 2 == 1
+            for ia in range(n_codes):
+                for ib in range(n_codes):
+                    c = 0
+                    for lane in range(_LANES):
+                        i = (lane * n_slots + slot) * _CODES + ia * 10 + ib
+                        c += tally[i]
+                        tally[i] = 0
+                    if c == 0:
+                        continue
+                    folded += c
+                    if sx == _FEMALE and cls == _CHR_Y:
+                        continue
+                    # A two-slot call a/b; -2 pads a haploid call.
+                    a = ia - 2
+                    b = ib - 2
+                    slots = 0 if a == -2 else (1 if b == -2 else 2)
+                    k = 0
+                    if slots >= 1 and a >= 0:
+                        calls[k] = a
+                        k += 1
+                    if slots == 2 and b >= 0:
+                        calls[k] = b
+                        k += 1
+                    _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups)
+        if folded + n_odd != n_smp:
+            # Calls with an allele in [na, 8) were left in the histogram.
+            bad[0] = v
+            bad[1] = _first_bad(gt, v, na)
+            return bad
     return bad
 
 
 @jit
-def _fold(v, tally, pair_a, pair_b, ac, ac_het, ac_hom, nhom, hwe_het, hwe_hom, an, n_called,
-          n_missing, n_eligible, n_diploid, ac_grp, an_grp, nhom_grp, ac_sex, an_sex, ac_adj,
-          an_adj):
-    """Add the tallied diploid calls of variant ``v`` to the counts (see ``_count``)."""
-    n_pairs = pair_a.shape[0]
-    for kk in range(tally.shape[0]):
-        g = kk // 3 - 1
-        sx = kk % 3
-        missing = tally[kk, n_pairs, 0]
-        n_eligible[v] += missing
-        n_missing[v] += missing
-        for i in range(n_pairs):
-            for passed in range(2):
-                c = tally[kk, i, passed]
-                if c == 0:
-                    continue
-                a = pair_a[i]
-                b = pair_b[i]
-                n_eligible[v] += c
-                n_called[v] += c
-                n_diploid[v] += c
-                an[v] += 2 * c
-                ac[v, a] += c
-                ac[v, b] += c
-                if a == b:
-                    ac_hom[v, a] += 2 * c
-                    nhom[v, a] += c
-                    hwe_hom[v, a] += c
-                else:
-                    ac_het[v, a] += c
-                    ac_het[v, b] += c
-                    hwe_het[v, a] += c
-                    hwe_het[v, b] += c
-                if g >= 0:
-                    an_grp[v, g] += 2 * c
-                    ac_grp[v, g, a] += c
-                    ac_grp[v, g, b] += c
-                    if a == b:
-                        nhom_grp[v, g, a] += c
-                if sx != 0:
-                    an_sex[v, sx - 1] += 2 * c
-                    ac_sex[v, sx - 1, a] += c
-                    ac_sex[v, sx - 1, b] += c
-                if passed:
-                    an_adj[v] += 2 * c
-                    ac_adj[v, a] += c
-                    ac_adj[v, b] += c
+def _tally(pairs, pair_code, base, passed, use_adj, tally):
+    """Histogram one variant's diploid calls; returns how many have no code."""
+    n_odd = 0
+    if use_adj:
+        for s in range(pairs.shape[0]):
+            code = pair_code[pairs[s]]
+            if code == _ODD:
+                n_odd += 1
+                continue
+            tally[base[s] + passed[s] * _CODES + code] += 1
+    else:
+        for s in range(pairs.shape[0]):
+            code = pair_code[pairs[s]]
+            if code == _ODD:
+                n_odd += 1
+                continue
+            tally[base[s] + code] += 1
+    return n_odd
+
+
+@jit
+def _first_bad(gt, v, na):
+    """The first sample with an allele index not below ``na`` at variant ``v``, or -1."""
+    for s in range(gt.shape[1]):
+        for p in range(gt.shape[2]):
+            if gt[v, s, p] >= na:
+                return s
+    return -1
+
+
+@jit(inline="always")
+def _one_call(gt, v, s, na, cls, sx, g, passed, calls, row, width, n_groups):
+    """Add sample ``s``'s call at variant ``v``; False if an allele is not below ``na``."""
+    if sx == _FEMALE and cls == _CHR_Y:
+        return True
+    slots = 0
+    k = 0
+    for p in range(gt.shape[2]):
+        a = gt[v, s, p]
+        if a == -2:
+            break
+        slots += 1
+        if a < 0:
+            continue
+        if a >= na:
+            return False
+        calls[k] = a
+        k += 1
+    _add(calls, k, slots, sx, g, passed, cls, 1, row, width, n_groups)
+    return True
+
+
+@jit(inline="always")
+def _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups):
+    """Add ``c`` samples of sex ``sx`` and group ``g`` whose call has ``slots`` ploidy
+    slots, ``k`` of them called with the alleles ``calls[:k]``, to a variant's row."""
+    w = width
+    site = _N_R * w
+    grp = site + _N_S
+    row[site + _S_ELIGIBLE] += c
+    if k == 0:
+        row[site + _S_MISSING] += c
+        return
+    distinct = 1
+    for i in range(1, k):
+        new = True
+        for j in range(i):
+            if calls[j] == calls[i]:
+                new = False
+                break
+        if new:
+            distinct += 1
+    hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
+    if hemizygous:
+        if distinct > 1:
+            # A heterozygous call on a haploid chromosome is an error call.
+            row[site + _S_MALE_HET] += c
+            row[site + _S_MISSING] += c
+            return
+        k = 1
+    elif k < slots:
+        row[site + _S_MISSING] += c
+    row[site + _S_CALLED] += c
+    row[site + _S_AN] += k * c
+    an_grp = grp + 2 * n_groups * w
+    ac_sex = an_grp + n_groups
+    an_sex = ac_sex + 2 * w
+    if g >= 0:
+        row[an_grp + g] += k * c
+    if sx != 0:
+        row[an_sex + sx - 1] += k * c
+    if passed:
+        row[site + _S_AN_ADJ] += k * c
+    for i in range(k):
+        a = calls[i]
+        row[_R_AC * w + a] += c
+        if g >= 0:
+            row[grp + g * w + a] += c
+        if sx != 0:
+            row[ac_sex + (sx - 1) * w + a] += c
+        if passed:
+            row[_R_ADJ * w + a] += c
+    if hemizygous or slots == 1 or k < slots:
+        for i in range(k):
+            row[_R_HEMI * w + calls[i]] += c
+    elif distinct == 1:
+        a = calls[0]
+        row[_R_HOM * w + a] += k * c
+        row[_R_NHOM * w + a] += c
+        if g >= 0:
+            row[grp + n_groups * w + g * w + a] += c
+        if k == 2:
+            row[_R_HWE_HOM * w + a] += c
+            row[site + _S_DIPLOID] += c
+    else:
+        for i in range(k):
+            first = True
+            for j in range(i):
+                if calls[j] == calls[i]:
+                    first = False
+                    break
+            if first:
+                row[_R_HET * w + calls[i]] += c
+        if k == 2:
+            row[_R_HWE_HET * w + calls[0]] += c
+            row[_R_HWE_HET * w + calls[1]] += c
+            row[site + _S_DIPLOID] += c
 
 
 @jit
@@ -325,41 +413,34 @@ def hwe_exact(n_het, n_hom, n_diploid, midp):
         n_gt = (n_a + n_b) // 2
         if buf.shape[0] < n_rare + 1:
             buf = np.empty(2 * (n_rare + 1), np.float64)
-        probs = buf[: n_rare + 1]
-        probs[:] = 0.0
+        probs = buf
         mid = (n_rare * (n_a + n_b - n_rare)) // (n_a + n_b)
         if (n_rare & 1) != (mid & 1):
             mid += 1
+        # Probabilities relative to the mode's, from the mode outwards. Each side
+        # stops once past the observed count and below _HWE_NEGLIGIBLE times the
+        # observed probability: what is left changes no sum beyond the last bits.
         probs[mid] = 1.0
-        total = 1.0
-        hom_r = (n_rare - mid) // 2
-        hom_c = n_gt - mid - hom_r
-        h = mid
-        while h > 1:
-            probs[h - 2] = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0))
-            total += probs[h - 2]
-            hom_r += 1
-            hom_c += 1
-            h -= 2
-        hom_r = (n_rare - mid) // 2
-        hom_c = n_gt - mid - hom_r
-        h = mid
-        while h <= n_rare - 2:
-            probs[h + 2] = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0))
-            total += probs[h + 2]
-            hom_r -= 1
-            hom_c -= 1
-            h += 2
+        if het > mid:
+            hi = _hwe_up(probs, mid, het, n_rare, n_gt, 0.0)
+            lo = _hwe_down(probs, mid, het, n_rare, n_gt, probs[het] * _HWE_NEGLIGIBLE)
+        else:
+            lo = _hwe_down(probs, mid, het, n_rare, n_gt,
+                           _HWE_NEGLIGIBLE if het == mid else 0.0)
+            hi = _hwe_up(probs, mid, het, n_rare, n_gt, probs[het] * _HWE_NEGLIGIBLE)
+        total = 0.0
+        for h in range(lo, hi + 1, 2):
+            total += probs[h]
         # Outcomes as likely as the observed one, to a relative 1e-9: exact ties can
         # differ in the last bits after the recurrence.
         limit = probs[het] * (1.0 + 1e-9)
         floor = probs[het] * (1.0 - 1e-9)
         exc = 0.0
-        for h in range(het, n_rare + 1):
+        for h in range(het, hi + 1, 2):
             exc += probs[h]
         two_sided = 0.0
         tied = 0.0
-        for h in range(n_rare + 1):
+        for h in range(lo, hi + 1, 2):
             if probs[h] <= limit:
                 two_sided += probs[h]
                 if probs[h] >= floor:
@@ -373,6 +454,46 @@ def hwe_exact(n_het, n_hom, n_diploid, midp):
         p_hwe[i] = min(1.0, two_sided)
         p_exc[i] = min(1.0, exc)
     return p_hwe, p_exc
+
+
+@jit
+def _hwe_down(probs, mid, het, n_rare, n_gt, floor_p):
+    """Fill probs[mid - 2], probs[mid - 4], ... (Wigginton's recurrence) until past
+    ``het`` and below ``floor_p``; a zero ``floor_p`` is set on reaching ``het``.
+    Returns the lowest count filled."""
+    hom_r = (n_rare - mid) // 2
+    hom_c = n_gt - mid - hom_r
+    h = mid
+    while h > 1:
+        q = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0))
+        h -= 2
+        probs[h] = q
+        hom_r += 1
+        hom_c += 1
+        if h == het and floor_p == 0.0:
+            floor_p = q * _HWE_NEGLIGIBLE
+        elif h < het and q < floor_p:
+            break
+    return h
+
+
+@jit
+def _hwe_up(probs, mid, het, n_rare, n_gt, floor_p):
+    """As _hwe_down, upwards; returns the highest count filled."""
+    hom_r = (n_rare - mid) // 2
+    hom_c = n_gt - mid - hom_r
+    h = mid
+    while h <= n_rare - 2:
+        q = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0))
+        h += 2
+        probs[h] = q
+        hom_r -= 1
+        hom_c -= 1
+        if h == het and floor_p == 0.0:
+            floor_p = q * _HWE_NEGLIGIBLE
+        elif h > het and q < floor_p:
+            break
+    return h
 
 
 @jit
