@@ -4,6 +4,9 @@
 #
 #   snakemake --profile workflows/profiles/local --configfile my-cohort.yaml --cores 8
 #   snakemake --profile workflows/profiles/slurm --configfile my-cohort.yaml
+# Add --sdm conda to run every rule in workflows/envs/genomekit.yaml instead of on PATH.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -13,6 +16,9 @@ configfile: "workflows/config/config.yaml"
 
 
 validate(config, "workflows/schemas/config.schema.yaml")
+
+# The conda environment installs genomekit from this checkout (workflows/envs/genomekit.yaml).
+os.environ.setdefault("GENOMEKIT_SOURCE", workflow.basedir)
 
 
 include: "workflows/rules/common.smk"

@@ -8,6 +8,7 @@ working folder, with the local profile; the results are compared with direct who
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -259,21 +260,99 @@ def lints(text: str) -> list[str]:
     return re.findall(r"^\s+\* (.+?):\s*$", text, flags=re.M)
 
 
-# Every rule runs genomekit from the environment snakemake runs in (the project's venv, or
-# the cluster's shared installation): genomekit has no conda package or container image yet,
-# so this lint cannot be met without pointing at one that does not exist.
-ACCEPTED_LINTS = {"Specify a conda environment or container for each rule."}
-
-
-def test_lint(tiny):
+def test_lint_is_clean(tiny):
+    """`snakemake --lint` has no advice for the workflow: no lint listed, exit status 0."""
     work, cfg = tiny
     write_config(work / "config.yaml", **cfg)
     proc = snakemake(work, "--lint", "--configfile", "config.yaml", check=False)
     out = proc.stdout + proc.stderr
-    found = lints(out)
-    assert found, out[-3000:]  # the accepted lint shows the parser works
-    assert set(found) <= ACCEPTED_LINTS, out[-6000:]
-    assert "Lints for snakefile" not in out
+    assert not lints(out) and "Lints for" not in out, out[-6000:]
+    assert proc.returncode == 0, out[-6000:]
+
+
+def test_lint_advice_is_seen(tmp_path):
+    """What test_lint_is_clean relies on: advice makes --lint exit 1, and lints() reads it."""
+    need_snakemake()
+    (tmp_path / "Snakefile").write_text(
+        'rule a:\n    output:\n        "a.txt",\n    shell:\n        "touch {output}"\n')
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", "Snakefile"],
+                          cwd=tmp_path, env=env(), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=SNAKEMAKE_TIMEOUT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert set(lints(out)) == {"No log directive defined",
+                               "Specify a conda environment or container for each rule."}, out
+
+
+# A stand-in for conda, which this machine does not have: it answers snakemake's checks and
+# does what `conda env create --file F` does with F's pip section (conda/env/installers/
+# pip.py): write the requirements to a file in F's folder and run pip from that folder; here
+# `pip install --dry-run --report`, so nothing is installed. Conda packages are only listed.
+FAKE_CONDA = """\
+import json, os, subprocess, sys
+
+import yaml
+
+args = sys.argv[1:]
+if args == ["info", "--json"]:
+    print(json.dumps({"conda_prefix": os.path.dirname(os.path.dirname(__file__)),
+                      "platform": "linux-64"}))
+elif args == ["--version"]:
+    print("conda 24.9.2")
+elif args[:2] == ["config", "--get"]:
+    print(json.dumps({"get": {"channel_priority": "strict"}}))
+elif args[:2] == ["env", "create"]:
+    spec = args[args.index("--file") + 1].strip('"')
+    prefix = args[args.index("--prefix") + 1].strip('"')
+    env = yaml.safe_load(open(spec))
+    pip = [x for dep in env["dependencies"] if isinstance(dep, dict) for x in dep["pip"]]
+    folder = os.path.dirname(os.path.abspath(spec))
+    with open(os.path.join(folder, "condaenv.requirements.txt"), "w") as fh:
+        fh.write("\\n".join(pip))
+    report = os.path.join(os.environ["FAKE_CONDA_LOG"], "pip-report.json")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                    "--quiet", "--report", report, "-r", "condaenv.requirements.txt"],
+                   cwd=folder, check=True)
+    with open(os.path.join(os.environ["FAKE_CONDA_LOG"], "conda.json"), "w") as fh:
+        json.dump({"spec": spec, "conda": [d for d in env["dependencies"] if isinstance(d, str)],
+                   "channels": env["channels"]}, fh)
+    os.makedirs(os.path.join(prefix, "bin"))
+"""
+
+
+def test_conda_environment_installs_this_checkout(tiny):
+    """With --sdm conda every rule runs in workflows/envs/genomekit.yaml: python, bcftools,
+    htslib, and pip installs genomekit from this checkout, from whatever folder snakemake
+    runs in (it copies the file to .snakemake/conda/ first, so a relative path would not do)."""
+    work, cfg = tiny
+    write_config(work / "config.yaml", **cfg)
+    bin_dir = work / "fake-conda" / "bin"
+    bin_dir.mkdir(parents=True)
+    conda = bin_dir / "conda"
+    conda.write_text(f"#!{sys.executable}\n{FAKE_CONDA}")
+    conda.chmod(0o755)
+    e = env()
+    e["PATH"] = f"{bin_dir}{os.pathsep}{e['PATH']}"
+    e["FAKE_CONDA_LOG"] = str(work)
+    e.pop("GENOMEKIT_SOURCE", None)
+    cmd = ["timeout", "-s", "KILL", str(SNAKEMAKE_TIMEOUT), sys.executable, "-m", "snakemake",
+           "--snakefile", str(ROOT / "Snakefile"), "--configfile", "config.yaml", "--cores",
+           "1", "--sdm", "conda", "--conda-create-envs-only"]
+    proc = subprocess.run(cmd, cwd=work, env=e, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    created = json.loads((work / "conda.json").read_text())
+    assert Path(created["spec"]).parent == work / ".snakemake" / "conda"
+    assert {"python =3.11", "bcftools =1.21", "htslib =1.21", "pip"} <= set(created["conda"])
+    assert created["channels"][:2] == ["conda-forge", "bioconda"]
+    report = json.loads((work / "pip-report.json").read_text())
+    [install] = report["install"]
+    assert install["metadata"]["name"] == "genomekit"
+    assert install["download_info"]["url"] == ROOT.as_uri()
+    assert install["download_info"]["dir_info"] == {"editable": True}
+    # One environment, for every rule but the Python one (run:, in snakemake's own process).
+    assert out.count("Creating conda environment") == 1
 
 
 def test_dry_run_and_schema_defaults(tiny):

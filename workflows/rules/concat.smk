@@ -8,6 +8,8 @@ rule concat_vcf:
         out("logs/concat_vcf.log"),
     benchmark:
         out("benchmarks/concat_vcf.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 2000 * attempt,

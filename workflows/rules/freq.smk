@@ -17,6 +17,8 @@ rule freq_shard:
         out("logs/freq/{part}/{shard}.log"),
     benchmark:
         out("benchmarks/freq/{part}/{shard}.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 2000 * attempt,
@@ -41,6 +43,8 @@ rule freq_merge:
         out("logs/freq_merge.log"),
     benchmark:
         out("benchmarks/freq_merge.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 1
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,

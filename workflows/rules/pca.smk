@@ -16,6 +16,8 @@ rule pca:
         out("logs/pca.log"),
     benchmark:
         out("benchmarks/pca.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 8000 * attempt,
@@ -40,6 +42,8 @@ rule pca_project:
         out("logs/pca_project.log"),
     benchmark:
         out("benchmarks/pca_project.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,

@@ -15,6 +15,8 @@ rule relate_tile:
         out("logs/relate/{tile}.log"),
     benchmark:
         out("benchmarks/relate/{tile}.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,
@@ -45,6 +47,8 @@ rule relate_merge:
         out("logs/relate_merge.log"),
     benchmark:
         out("benchmarks/relate_merge.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 1
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,

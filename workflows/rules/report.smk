@@ -20,6 +20,8 @@ rule report:
         out("logs/report.log"),
     benchmark:
         out("benchmarks/report.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 1
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,

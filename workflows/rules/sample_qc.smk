@@ -17,6 +17,8 @@ rule sample_qc_shard:
         out("logs/sample_qc/{part}/{shard}.log"),
     benchmark:
         out("benchmarks/sample_qc/{part}/{shard}.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 2
     resources:
         mem_mb=lambda w, attempt: 2000 * attempt,
@@ -42,6 +44,8 @@ rule sample_qc_merge:
         out("logs/sample_qc_merge.log"),
     benchmark:
         out("benchmarks/sample_qc_merge.tsv")
+    conda:
+        "../envs/genomekit.yaml"
     threads: 1
     resources:
         mem_mb=lambda w, attempt: 4000 * attempt,

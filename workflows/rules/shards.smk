@@ -18,6 +18,8 @@ checkpoint shard_plan:
     benchmark:
         out("benchmarks/shard_plan/{part}.tsv")
     localrule: True
+    conda:
+        "../envs/genomekit.yaml"
     threads: 1
     resources:
         mem_mb=1000,
