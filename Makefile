@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Test oracles and test tools, by the command each package installs.
-PEERS := bcftools tabix plink2 samtools mosdepth chromium
+PEERS := bcftools tabix plink2 plink1.9 samtools mosdepth chromium
 DEMO := demo
 
 .PHONY: demo test test-all peers bench lint clean
@@ -35,7 +35,7 @@ peers:
 		echo "installing peer tools:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-			bcftools samtools plink2 mosdepth tabix libhts-dev chromium >/dev/null; \
+			bcftools samtools plink2 plink1.9 mosdepth tabix libhts-dev chromium >/dev/null; \
 	fi
 
 test: $(BIN)/genomekit-installed peers

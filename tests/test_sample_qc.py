@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -485,15 +484,9 @@ def test_chrx_f_matches_plink2_het(plain, tmp_path):
     assert (joined["x_f"] - joined["F"]).abs().max() < 1e-4
 
 
-@pytest.mark.slow
 def test_check_sex_matches_plink1_9(plain, tmp_path):
-    """PLINK 1.9 --check-sex ycount on the biallelic records (it cannot hold more alleles).
-
-    plink1.9 is not among the peers the Makefile installs: skipped when absent, even on CI.
-    """
-    exe = shutil.which("plink1.9")
-    if exe is None:
-        pytest.skip("plink1.9 not installed")
+    """PLINK 1.9 --check-sex ycount on the biallelic records (it cannot hold more alleles)."""
+    exe = need_tool("plink1.9")
     bi = tmp_path / "bi.vcf.gz"
     subprocess.run([need_tool("bcftools"), "view", "-m2", "-M2", "-Oz", "-o", str(bi),
                     plain["vcf"]], check=True)
