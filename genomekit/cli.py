@@ -242,6 +242,42 @@ def merge(tables, out, fmt, unrelated, mad_k, force, quiet):
 
 
 @cli.command()
+@click.argument("tables", nargs=-1, required=True, metavar="FREQ_TABLE...")
+@out_option("PREFIX.release.parquet (or .tsv), PREFIX.release.json and, with --sites-vcf, "
+            "PREFIX.release.bcf(.csi)")
+@format_option
+@click.option("--min-group-size", type=int, default=20, show_default=True, metavar="N",
+              help="Drop the columns of a population or sex with fewer samples than N.")
+@click.option("--min-cell", type=int, default=5, show_default=True, metavar="K",
+              help="Withhold a group's counts at a row where a count (AC, AN-AC, REF, "
+              "nhomalt, ...) is between 0 and K, exclusive, and what would recompute them.")
+@click.option("--min-ac", type=int, default=0, show_default=True,
+              help="Remove rows whose AC is below this.")
+@click.option("--af-digits", type=int, metavar="D",
+              help="Round frequencies to D significant digits (default: full precision).")
+@click.option("--sites-vcf", is_flag=True,
+              help="Also write a sites-only BCF with bcftools INFO tags, indexed.")
+@force_option
+@quiet_option
+@debug_option
+def release(tables, out, fmt, quiet, **options):
+    """Allele-frequency tables safe to share outside the cohort, from freq tables.
+
+    Give one merged freq table, or region shards in genome order.
+    """
+    from genomekit.commands import release as command
+
+    summary = command.run(list(tables), out, fmt=fmt, quiet=quiet,
+                          command_line=_command_line(), **options)
+    if not quiet:
+        dropped = [g["group"] for g in summary["groups"] if not g["released"]]
+        click.echo(f"genomekit release: {summary['rows']['released']} of {summary['rows']['in']} "
+                   f"rows, {summary['rows']['with_suppression']} with withheld counts, groups "
+                   f"dropped: {', '.join(dropped) or 'none'} -> "
+                   f"{', '.join(o['path'] for o in summary['outputs'])}", err=True)
+
+
+@cli.command()
 @click.argument("input", metavar="VCF")
 @out_option("PREFIX.pca_scores.parquet (or .tsv), PREFIX.pca_eigenval.tsv, "
             "PREFIX.pca_loadings.parquet (or .tsv) and PREFIX.pca.json; with --project, "
