@@ -142,7 +142,7 @@ def _row_layout(width: int, n_groups: int):
 def _pair_codes() -> np.ndarray:
     """Histogram code of every two-byte diploid call: (a + 2) * 10 + (b + 2) for
     alleles a, b in -2..7, _ODD for any other."""
-    table = np.full(65536, _ODD, np.int16)
+    table = np.full(65536, _ODD, np.uint16)
     for a in range(-2, _CODE_ALLELES):
         for b in range(-2, _CODE_ALLELES):
             table[(a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * 10 + (b + 2)
@@ -190,7 +190,8 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
             for passed in range(n_adj):
                 slot_group[slot_of[kind] * n_adj + passed] = kind // 3 - 1
                 slot_sex[slot_of[kind] * n_adj + passed] = kind % 3
-    base = np.empty(n_smp, np.int64)
+    # Unsigned, as are the codes: the histogram index needs no negative-index test.
+    base = np.empty(n_smp, np.uint32)
     for s in range(n_smp):
         kind = (group[s] + 1) * 3 + sex[s]
         base[s] = ((s % _LANES) * n_slots + slot_of[kind] * n_adj) * _CODES
@@ -260,7 +261,7 @@ def _tally(pairs, pair_code, base, passed, use_adj, tally):
             if code == _ODD:
                 n_odd += 1
                 continue
-            tally[base[s] + passed[s] * _CODES + code] += 1
+            tally[base[s] + np.uint32(passed[s]) * np.uint32(_CODES) + code] += 1
     else:
         for s in range(pairs.shape[0]):
             code = pair_code[pairs[s]]

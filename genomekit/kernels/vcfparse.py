@@ -463,6 +463,54 @@ def _repeated(buf, fs, ks, klen):
     return False
 
 
+def _diploid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables over two bytes (first + 256 * second) for _diploid_columns.
+
+    ``calls``: the int8 pair (a, b), read as one uint16, of the one-character
+    alleles a and b ('0'-'9', '.' for -1); (-128, -128) when either is not one.
+    ``joins``: 1 when the bytes are a separator ('/' or '|') and a tab.
+    """
+    alleles = {c: c - 48 for c in range(48, 58)}
+    alleles[_DOT] = -1
+    calls = np.full((65536, 2), -128, np.int8)
+    for c0, a in alleles.items():
+        for c2, b in alleles.items():
+            calls[c0 | c2 << 8] = (a, b)
+    joins = np.zeros(65536, np.uint8)
+    joins[_SLASH | _TAB << 8] = 1
+    joins[_PIPE | _TAB << 8] = 1
+    return np.ascontiguousarray(calls).view(np.uint16).reshape(65536), joins
+
+
+_DIPLOID_CALLS, _DIPLOID_JOINS = _diploid_tables()
+_NOT_A_CALL = int(_DIPLOID_CALLS[0])
+
+
+@jit
+def _diploid_columns(buf, p, n_cols, gt_flat, base):
+    """Decode ``n_cols`` columns from ``buf[p]``, four bytes each: a one-character
+    diploid call and a tab (the line end after the last one), into
+    ``gt_flat[base:]``. False, with ``gt_flat`` partly written, when any is not."""
+    calls = _DIPLOID_CALLS
+    joins = _DIPLOID_JOINS
+    # Slices, so that every index below is a non-negative loop counter (no
+    # negative-index wraparound tests in the loop).
+    text = buf[p:p + 4 * n_cols]
+    out = gt_flat[base:base + 2 * n_cols].view(np.uint16)
+    ok = np.uint8(1)
+    bad = False
+    for i in range(n_cols - 1):
+        x = calls[text[4 * i] | np.uint16(text[4 * i + 2]) << 8]
+        out[i] = x
+        bad |= x == _NOT_A_CALL
+        ok &= joins[text[4 * i + 1] | np.uint16(text[4 * i + 3]) << 8]
+    q = 4 * (n_cols - 1)
+    x = calls[text[q] | np.uint16(text[q + 2]) << 8]
+    out[n_cols - 1] = x
+    sep = text[q + 1]
+    return ok == 1 and not bad and x != _NOT_A_CALL and (sep == _SLASH or sep == _PIPE)
+
+
 @jit
 def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, key_off,
                   key_type, key_role, gt, gq, dp, ad, ploidy, status, detail):
@@ -561,6 +609,12 @@ def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, k
         rec_ploidy = 0
         code = OK
         col = 0
+        if plain_gt and gt_j == 0 and n_fmt == 1 and e - p == 4 * n_cols - 1 \
+                and _diploid_columns(buf, p, n_cols, gt_flat, r * n_kept * 2):
+            # Every column is a one-digit diploid call, 'a/b' or 'a|b'.
+            status[r] = OK
+            ploidy[r] = 2
+            continue
         if plain_gt and gt_j == 0 and n_fmt == 1:
             # FORMAT is just GT and every column is kept in file order: the
             # common cohort layout gets a loop with nothing else in it. It
