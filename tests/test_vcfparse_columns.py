@@ -1,0 +1,79 @@
+"""The fixed-width path of the VCF decoder (GT-only lines of one-character diploid
+calls, four bytes a column) against cyvcf2, on lines that almost fit it."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from genomekit.errors import InputError
+from genomekit.io.fastvcf import FastVcfReader
+from genomekit.io.vcf import VcfReader
+from genomekit.kernels import vcfparse
+from tests.test_fast_decoder import assert_same, read_both, rows, write_vcf
+
+# Columns that fit four bytes (with their tab) and columns that do not.
+FITTING = ["0/0", "0/1", "1|0", "./.", ".|1", "1/.", "2/1"]
+MISFITS = ["0", "10/1", "0/1/1", "1/10", ".", "0-1", "a/1", "0/1:", "+/1", "0/ ", "01/1"]
+
+
+def _lines(n_cols: int, seed: int) -> list[str]:
+    """Lines of GT columns whose total length is that of n_cols fitting columns."""
+    rng = np.random.default_rng(seed)
+    out = []
+    width = 4 * n_cols - 1
+    while len(out) < 60:
+        cols = [str(rng.choice(FITTING)) for _ in range(n_cols)]
+        # Replace one or two columns by misfits, then pad or trim to keep the width.
+        for _ in range(int(rng.integers(1, 3))):
+            cols[int(rng.integers(n_cols))] = str(rng.choice(MISFITS))
+        text = "\t".join(cols)
+        if len(text) == width:
+            out.append(text)
+    return out
+
+
+@pytest.mark.parametrize("n_cols", [3, 4, 5])
+def test_lines_of_the_same_width_as_fitting_ones(tmp_path, n_cols):
+    header_samples = "\t".join(f"S{i + 1}" for i in range(n_cols))
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=100000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{header_samples}\n"
+    )
+    fitting = ["\t".join(c) for c in itertools.islice(
+        itertools.product(FITTING, repeat=n_cols), 0, None, 97)]
+    checked = 0
+    for i, text in enumerate(_lines(n_cols, n_cols)):
+        # One odd line between fitting ones, alone in its file so that a record
+        # htslib rejects does not hide the others.
+        body = rows(f"1 100 . A C,G . . . GT {fitting[0].replace(chr(9), ' ')}",
+                    f"1 101 . A C,G . . . GT {text.replace(chr(9), ' ')}",
+                    f"1 102 . A C,G . . . GT {fitting[-1].replace(chr(9), ' ')}")
+        path = write_vcf(tmp_path, body, header=header, name=f"l{i}.vcf")
+        try:
+            list(VcfReader(path).chunks())
+        except InputError:
+            with pytest.raises(InputError):
+                list(FastVcfReader(path).chunks())
+            continue
+        got, want = read_both(path)
+        assert_same(got, want)
+        checked += 1
+    assert checked >= 10
+
+
+def test_fitting_lines_take_the_fixed_path(tmp_path):
+    # Every combination of fitting columns, decoded by _diploid_columns directly.
+    for cols in itertools.product(FITTING, repeat=3):
+        text = ("\t".join(cols) + "\n").encode()
+        buf = np.frombuffer(text, np.uint8).copy()
+        gt = np.zeros(6, np.int8)
+        assert vcfparse._diploid_columns(buf, 0, 3, gt, 0)
+        want = [-1 if a == "." else int(a) for c in cols for a in (c[0], c[2])]
+        assert gt.tolist() == want
+    for bad in ("0/1\t0-1\t1/1\n", "0/1\t0/1 1/1\n", "0/1\t0/1\t1/a\n", "0/1\t0/1\t1:1\n"):
+        buf = np.frombuffer(bad.encode(), np.uint8).copy()
+        assert not vcfparse._diploid_columns(buf, 0, 3, np.zeros(6, np.int8), 0)
