@@ -36,7 +36,25 @@ def run_pca(vcf, folder, name="out", **kwargs) -> tuple[str, dict]:
     prefix = str(Path(folder) / name)
     kwargs.setdefault("quiet", True)
     kwargs.setdefault("force", True)
-    return prefix, pca.run(str(vcf), prefix, **kwargs)
+    return prefix, pca.run([str(v) for v in vcf] if isinstance(vcf, list) else str(vcf), prefix,
+                           **kwargs)
+
+
+def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:
+    """One file per group of contigs ({contigs: name}, BCF or VCF.gz by name) and the files
+    joined again by `bcftools concat`: (the parts, the concatenated VCF.gz)."""
+    bcftools = need_tool("bcftools")
+    paths = []
+    for contigs, name in parts.items():
+        path = str(Path(folder) / name)
+        fmt = "b" if name.endswith(".bcf") else "z"
+        subprocess.run([bcftools, "view", "-r", contigs, f"-O{fmt}", "-o", path, str(vcf)],
+                       check=True)
+        paths.append(path)
+    joined = str(Path(folder) / "concat.vcf.gz")
+    subprocess.run([bcftools, "concat", "-Oz", "-o", joined, *paths], check=True,
+                   capture_output=True)
+    return paths, joined
 
 
 def read(prefix, kind, fmt="parquet") -> pl.DataFrame:
@@ -536,6 +554,67 @@ def test_threads_and_chunks_do_not_change_results(structured, base, tmp_path, mo
     a = read(prefix, "scores").select(PCS[:2]).to_numpy()
     b = read(small, "scores").select(PCS[:2]).to_numpy()
     assert np.abs(a - b).max() < 1e-12
+
+
+@pytest.mark.parametrize("blas", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
+def test_blas_threads_do_not_change_results(structured, tmp_path, blas):
+    """Byte-identical tables whatever BLAS thread count the environment asks for (more BLAS
+    threads split the dense products' sums differently), with --threads 1 and 2."""
+    import os
+
+    tables = {}
+    for blas_threads, threads in ((1, 1), (2, 2), (2, 1)):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        env[blas] = str(blas_threads)
+        out = tmp_path / f"b{blas_threads}t{threads}"
+        r = cli("pca", structured["vcf"], "--out", str(out), "--threads", str(threads),
+                "--format", "tsv", "-q", env=env)
+        assert r.returncode == 0, r.stderr
+        tables[blas_threads, threads] = [Path(f"{out}.pca_{kind}.tsv").read_bytes()
+                                         for kind in ("scores", "eigenval", "loadings")]
+    first = tables[1, 1]
+    assert all(table.count(b"\n") > 5 for table in first)
+    for key, other in tables.items():
+        assert other == first, key
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"threads": 2, "chunk_variants": 37, "thin_window": 200_000, "thin_r2": 0.05}])
+def test_per_chromosome_files_equal_their_concatenation(structured, tmp_path, options):
+    """Several files are read as the file `bcftools concat` makes of them (BCF and VCF.gz
+    parts: both decoders), chunks spanning two files included: the same tables, bit for
+    bit, and the same projection."""
+    parts, joined = split_by_contig(structured["vcf"], tmp_path, {
+        "chr1": "p1.bcf", "chr2": "p2.vcf.gz", "chrX,chrY": "sex.bcf"})
+    a, sa = run_pca(parts, tmp_path, "parts", fmt="tsv", **options)
+    b, sb = run_pca(joined, tmp_path, "joined", fmt="tsv", **options)
+    for kind in ("scores", "eigenval", "loadings"):
+        assert (Path(f"{a}.pca_{kind}.tsv").read_bytes()
+                == Path(f"{b}.pca_{kind}.tsv").read_bytes()), kind
+    for key in ("n_records", "n_variants", "variants_skipped", "eigenvalues", "algorithm"):
+        assert sa[key] == sb[key], key
+    assert sa["n_records"] == 3000 and sa["n_variants"] > 500
+    if options:
+        assert sa["variants_skipped"]["ld_thinned"] > 0
+    chunks = {"chunk_variants": options.get("chunk_variants", 1000)}
+    pa, _ = run_pca(parts, tmp_path, "pa", project=f"{a}.pca_loadings.tsv", **chunks)
+    pb, _ = run_pca(joined, tmp_path, "pb", project=f"{a}.pca_loadings.tsv", **chunks)
+    assert_frame_equal(read(pa, "projected"), read(pb, "projected"), check_exact=True)
+
+
+def test_files_with_other_samples_are_refused(structured, tmp_path):
+    bcftools = need_tool("bcftools")
+    parts, _ = split_by_contig(structured["vcf"], tmp_path, {"chr1": "p1.bcf", "chr2": "p2.bcf"})
+    samples = list(cyvcf2.VCF(parts[1]).samples)
+    subprocess.run([bcftools, "view", "-s", ",".join([*samples[:-2], "NOT_THERE"]),
+                    "--force-samples", "-Ob", "-o", str(tmp_path / "other.bcf"), parts[1]],
+                   check=True, capture_output=True)
+    assert_one_error_line(tmp_path, ["pca", parts[0], str(tmp_path / "other.bcf"), "-o",
+                                     "{tmp}/x"], 1,
+                          f"other.bcf: has {len(samples) - 2} samples, and {parts[0]} has "
+                          f"{len(samples)}: its sample {len(samples) - 1} "
+                          f"'{samples[-2]}' is missing here")
 
 
 def test_seed_changes_only_the_bulk(structured, base, tmp_path):

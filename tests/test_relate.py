@@ -41,8 +41,26 @@ def run_relate(vcf, tmp_path, name="out", **kwargs) -> tuple[pl.DataFrame, dict]
     prefix = str(Path(tmp_path) / name)
     kwargs.setdefault("quiet", True)
     kwargs.setdefault("force", True)
-    summary = relate.run(str(vcf), prefix, **kwargs)
+    summary = relate.run([str(v) for v in vcf] if isinstance(vcf, list) else str(vcf), prefix,
+                         **kwargs)
     return read_table(prefix, kwargs.get("fmt", "parquet")), summary
+
+
+def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:
+    """One file per group of contigs ({contigs: name}, BCF or VCF.gz by name) and the files
+    joined again by `bcftools concat`: (the parts, the concatenated VCF.gz)."""
+    bcftools = need_tool("bcftools")
+    paths = []
+    for contigs, name in parts.items():
+        path = str(Path(folder) / name)
+        fmt = "b" if name.endswith(".bcf") else "z"
+        subprocess.run([bcftools, "view", "-r", contigs, f"-O{fmt}", "-o", path, str(vcf)],
+                       check=True)
+        paths.append(path)
+    joined = str(Path(folder) / "concat.vcf.gz")
+    subprocess.run([bcftools, "concat", "-Oz", "-o", joined, *paths], check=True,
+                   capture_output=True)
+    return paths, joined
 
 
 @pytest.fixture(scope="session")
@@ -300,6 +318,46 @@ def test_threads_chunks_and_blocks_do_not_change_results(pedigree, tmp_path, mon
         assert s1[key] == s2[key] == s3[key]
 
 
+@pytest.mark.parametrize("options", [{}, {"threads": 2, "chunk_variants": 37}])
+def test_per_chromosome_files_equal_their_concatenation(pedigree, tmp_path, options):
+    """Several files are read as the file `bcftools concat` makes of them (BCF and VCF.gz
+    parts: both decoders), chunks spanning two files included."""
+    parts, joined = split_by_contig(pedigree["vcf"], tmp_path, {
+        "chr1": "p1.bcf", "chr2": "p2.vcf.gz", "chr3": "p3.bcf"})
+    a, sa = run_relate(parts, tmp_path, "parts", min_kinship=-0.05, unrelated=True, **options)
+    b, sb = run_relate(joined, tmp_path, "joined", min_kinship=-0.05, unrelated=True, **options)
+    assert_frame_equal(a, b, check_exact=True)
+    assert a.height > 1000
+    for key in ("n_records", "n_variants", "variants_skipped", "degrees", "sample_n_called",
+                "n_unrelated"):
+        assert sa[key] == sb[key], key
+    assert sa["n_records"] == 2000
+    assert ((tmp_path / "parts.unrelated.txt").read_text()
+            == (tmp_path / "joined.unrelated.txt").read_text())
+    assert [i["path"] for i in sa["inputs"]] == [str(Path(p).resolve()) for p in parts]
+
+
+def test_files_with_other_samples_are_refused(pedigree, tmp_path):
+    """Each file must list the samples of the first in its order: one line naming the file
+    and the first difference."""
+    bcftools = need_tool("bcftools")
+    parts, _ = split_by_contig(pedigree["vcf"], tmp_path, {"chr1": "p1.bcf", "chr2": "p2.bcf"})
+    samples = list(cyvcf2.VCF(parts[1]).samples)
+    edits = {"fewer.bcf": ["-s", f"^{samples[4]}"],
+             "swapped.bcf": ["-s", ",".join([samples[1], samples[0], *samples[2:]])]}
+    for name, args in edits.items():
+        subprocess.run([bcftools, "view", *args, "-Ob", "-o", str(tmp_path / name), parts[1]],
+                       check=True)
+    assert_one_error_line(tmp_path, ["relate", parts[0], str(tmp_path / "fewer.bcf"), "-o",
+                                     "{tmp}/x"], 1,
+                          f"fewer.bcf: has {len(samples) - 1} samples, and {parts[0]} has "
+                          f"{len(samples)}: sample 5 is '{samples[5]}' here and '{samples[4]}'")
+    assert_one_error_line(tmp_path, ["relate", parts[0], str(tmp_path / "swapped.bcf"), "-o",
+                                     "{tmp}/x"], 1,
+                          f"swapped.bcf: has the samples of {parts[0]} in another order: "
+                          f"sample 1 is '{samples[1]}' here and '{samples[0]}' there")
+
+
 @pytest.mark.parametrize("count", [3, 7])
 def test_tiles_concatenate_to_whole(pedigree, tmp_path, count):
     whole, summary = run_relate(pedigree["vcf"], tmp_path, "whole", min_kinship=0.0,
@@ -442,3 +500,10 @@ def test_allele_beyond_alt_is_an_error_with_location(tmp_path):
     assert r.returncode == 1
     assert "bad.vcf:chr1:200" in r.stderr and "allele" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vcf"]
+    # The second of two files, in a chunk that holds records of both: the file is named.
+    good = tmp_path / "good.vcf"
+    good.write_text(EDGE.read_text())
+    r = cli("relate", str(good), str(bad), "-o", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert f"{bad}:chr1:200" in r.stderr and "allele" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.vcf", "good.vcf"]

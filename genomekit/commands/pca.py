@@ -1,5 +1,8 @@
 """`genomekit pca`: principal components of the standardized genotypes, and projection.
 
+Input: a VCF/BCF, or several (one per chromosome, say) with the same samples
+in the same order, read in the order given as if concatenated (io/chain.py).
+
 Variants. The VCF is streamed once. A record is used when it lies on an
 autosome (contigs 1 to 22, with or without 'chr'), has exactly one ALT allele,
 varies among the complete diploid calls of the selected samples, and has a
@@ -33,7 +36,9 @@ passes stop early once every one of the top k Ritz pairs has a residual
 Xᵀ U / s². The genotypes stay packed (2 bits each, kernels/pca.py), and each
 pass streams them in blocks of BLOCK_VARIANTS variants: a block computes
 X_b (X_bᵀ Q), the blocks' results are summed in block order, so results do not
-depend on --threads.
+depend on --threads. The dense steps run on one BLAS thread (BLAS_THREADS),
+whatever OPENBLAS_NUM_THREADS or OMP_NUM_THREADS say, so results do not depend
+on those either.
 
 Outputs. Scores are the unit-length eigenvectors (plink2's .eigenvec);
 eigenvalues are those of the GRM (plink2's .eigenval); loadings are the ALT
@@ -64,21 +69,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from genomekit.commands._common import (
-    allele_index_error,
     autosome_mask,
     check_selection,
     check_threads,
     input_summary,
-    open_input,
     ordered_map,
     write_summary,
 )
+from genomekit.commands._inputs import BadRecord, input_paths, open_inputs
 from genomekit.errors import InputError, UsageError
 from genomekit.genome import MAF_EPSILON, bare_name
 from genomekit.io.outputs import OutputSet
@@ -100,6 +104,10 @@ RESIDUAL_TOL = 1e-7
 DEFLATION_TOL = 1e-11
 # Spare packed rows added at each growth, as a share of those already used.
 GROWTH = 0.25
+# BLAS threads of the dense steps (the Krylov basis, n_samples x at most
+# MAX_PASSES x (k + OVERSAMPLE)), whatever the environment sets: fixed, so that
+# results do not depend on it. The genotype passes run on --threads.
+BLAS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -150,30 +158,37 @@ def _check_args(fmt, pcs, maf, thin_window, thin_r2, project, threads, region, r
     check_selection(region, regions_file)
 
 
-def run(input: str, out: str, *, pcs: int | None = None, maf: float = 0.01,
+def run(inputs: str | Sequence[str], out: str, *, pcs: int | None = None, maf: float = 0.01,
         thin_window: int | None = None, thin_r2: float | None = None,
         project: str | None = None, seed: int = 1, region: str | None = None,
         regions_file: str | None = None, samples_file: str | None = None,
         exclude_samples_file: str | None = None, fmt: str = "parquet", threads: int = 1,
         force: bool = False, engine: str = "auto", quiet: bool = False,
         command_line: str = "", chunk_variants: int | None = None) -> dict:
-    """Compute the PCs of ``input`` (or, with ``project``, place its samples on saved
+    """Compute the PCs of ``inputs`` (or, with ``project``, place its samples on saved
     loadings) and write the outputs named by ``out``.
 
+    ``inputs`` is a VCF/BCF path, or several read in order as one file (the
+    same samples in the same order in each, e.g. one file per chromosome).
     Returns the run summary (also written to ``OUT.pca.json``).
     """
+    from threadpoolctl import threadpool_limits
+
     started = time.time()
+    paths = input_paths(inputs)
     _check_args(fmt, pcs, maf, thin_window, thin_r2, project, threads, region, regions_file)
     outputs = PcaOutputs.for_prefix(out, fmt, bool(project))
-    with OutputSet(outputs.paths(), force) as files:
+    # One BLAS thread: more split the dense products' sums differently, and the results would
+    # depend on OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS.
+    with OutputSet(outputs.paths(), force) as files, threadpool_limits(BLAS_THREADS, "blas"):
         loadings = _read_loadings(project, pcs) if project else None
-        reader, regions = open_input(
-            input, region=region, regions_file=regions_file, samples_file=samples_file,
+        reader, regions = open_inputs(
+            paths, region=region, regions_file=regions_file, samples_file=samples_file,
             exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
             quiet=quiet)
         common = {
             "command_line": command_line,
-            "inputs": input_summary([input]),
+            "inputs": input_summary(paths),
             "regions": [str(r) for r in regions] if regions else None,
             "format": fmt,
         }
@@ -221,7 +236,7 @@ class _SelectJob:
         candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
         codes, counts, bad = kp.pack_dosages(chunk.gt, candidates)
         if bad[0] >= 0:
-            return allele_index_error(chunk, int(bad[0]))
+            return BadRecord(chunk, int(bad[0]))
         n_called = counts[:, :3].sum(axis=1)
         n_alt = counts[:, 1] + 2 * counts[:, 2]
         varies = (n_alt > 0) & (n_alt < 2 * n_called)
@@ -270,7 +285,7 @@ class _DosageMatrix:
             self.codes.resize((grown, self.codes.shape[1]), refcheck=False)
             self.pos.resize(grown, refcheck=False)
 
-    def append(self, sel: _Selected, path: str) -> None:
+    def append(self, sel: _Selected, reader) -> None:
         import polars as pl
 
         from genomekit.kernels import pca as kp
@@ -298,7 +313,8 @@ class _DosageMatrix:
                                      or (last is not None and run_pos[0] < last)):
                 bad = start + int(np.argmax(np.diff(np.r_[last or 0, run_pos]) < 0))
                 raise InputError("records are not sorted by position, which LD thinning "
-                                 "needs", file=path, chrom=chrom[bad], pos=int(pos[bad]),
+                                 "needs", file=reader.path_of(chunk, int(sel.rows[bad])),
+                                 chrom=chrom[bad], pos=int(pos[bad]),
                                  hint="sort the file with 'bcftools sort'")
             held = self.pos[self.contig_start:self.n_rows]
             window_start = self.contig_start + int(
@@ -347,10 +363,9 @@ def _read(reader, maf, thin_window, thin_r2, threads, quiet, chunk_variants):
     progress = Progress("pca", quiet=quiet)
     try:
         for result in ordered_map(_SelectJob(maf), reader.chunks(chunk_variants), threads):
-            if isinstance(result, InputError):
-                result.file = reader.path
-                raise result
-            matrix.append(result, reader.path)
+            if isinstance(result, BadRecord):
+                raise result.error(reader)
+            matrix.append(result, reader)
             n_records += result.chunk.n_variants
             for key, value in result.skipped.items():
                 skipped[key] += value
@@ -659,7 +674,7 @@ class _ProjectJob:
                 np.array(swapped, bool), *self.contribution(chunk, records, rows, swapped))
 
     def contribution(self, chunk, records, rows, swapped):
-        """(scores (n, k), n_called (n,)) of the given records, or an InputError."""
+        """(scores (n, k), n_called (n,)) of the given records, or (BadRecord, None)."""
         from genomekit.kernels import pca as kp
 
         n = chunk.gt.shape[1]
@@ -669,7 +684,7 @@ class _ProjectJob:
             return np.zeros((n, k)), np.zeros(n, np.int64)
         codes, _, bad = kp.pack_dosages(chunk.gt, records)
         if bad[0] >= 0:
-            return allele_index_error(chunk, int(bad[0])), None
+            return BadRecord(chunk, int(bad[0])), None
         rows = np.asarray(rows, np.int64)
         table = kp.standard_table(self.loadings.alt_freq[rows])
         swapped = np.asarray(swapped, bool)
@@ -708,9 +723,8 @@ def _project(reader, loadings, files, outputs, threads, quiet, chunk_variants):
             if not first.all():
                 part, called = job.contribution(chunk, records[first], rows[first],
                                                 swapped[first])
-            if isinstance(part, InputError):
-                part.file = reader.path
-                raise part
+            if isinstance(part, BadRecord):
+                raise part.error(reader)
             counts["n_duplicate_records"] += int((~first).sum())
             seen[rows[first]] = True
             scores += part

@@ -1,5 +1,8 @@
 """`genomekit relate`: KING-robust kinship of every sample pair, related pairs and their degree.
 
+Input: a VCF/BCF, or several (one per chromosome, say) with the same samples
+in the same order, read in the order given as if concatenated (io/chain.py).
+
 The run has two steps. The VCF is streamed once: each record on an autosome
 (contigs 1 to 22, with or without 'chr') with exactly one ALT allele and a
 minor allele frequency of at least --maf over the selected samples' complete
@@ -28,21 +31,21 @@ import heapq
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from genomekit.commands._common import (
-    allele_index_error,
     autosome_mask,
     check_selection,
     check_threads,
     input_summary,
-    open_input,
     ordered_map,
     warn,
     write_summary,
 )
+from genomekit.commands._inputs import BadRecord, input_paths, open_inputs
 from genomekit.errors import InputError, UsageError
 from genomekit.genome import MAF_EPSILON
 from genomekit.io.outputs import OutputSet
@@ -119,29 +122,32 @@ def _check_args(fmt, maf, min_kinship, threads, region, regions_file, tile, unre
     return parsed
 
 
-def run(input: str, out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
+def run(inputs: str | Sequence[str], out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
         unrelated: bool = False, tile: str | None = None, region: str | None = None,
         regions_file: str | None = None, samples_file: str | None = None,
         exclude_samples_file: str | None = None, fmt: str = "parquet", threads: int = 1,
         force: bool = False, engine: str = "auto", quiet: bool = False,
         command_line: str = "", chunk_variants: int | None = None) -> dict:
-    """Compute the relatedness table of ``input`` and write the outputs named by ``out``.
+    """Compute the relatedness table of ``inputs`` and write the outputs named by ``out``.
 
+    ``inputs`` is a VCF/BCF path, or several read in order as one file (the
+    same samples in the same order in each, e.g. one file per chromosome).
     Returns the run summary (also written to ``OUT.relate.json``).
     """
     started = time.time()
+    paths = input_paths(inputs)
     parsed_tile = _check_args(fmt, maf, min_kinship, threads, region, regions_file, tile,
                               unrelated)
     outputs = RelateOutputs.for_prefix(out, fmt, unrelated)
     with OutputSet(outputs.paths(), force) as files:
-        reader, regions = open_input(
-            input, region=region, regions_file=regions_file, samples_file=samples_file,
+        reader, regions = open_inputs(
+            paths, region=region, regions_file=regions_file, samples_file=samples_file,
             exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
             quiet=quiet)
         names = list(reader.samples)
         packed, n_called, stats = _pack(reader, maf, threads, quiet, chunk_variants)
         if stats["n_variants"] == 0:
-            warn(f"{input}: no autosomal biallelic variant with MAF >= {maf}; every kinship "
+            warn(f"{reader.path}: no autosomal biallelic variant with MAF >= {maf}; every kinship "
                  "is undefined and no pair is reported", quiet)
         n = len(names)
         rows = tile_rows(n, *parsed_tile) if parsed_tile else (0, n)
@@ -150,7 +156,7 @@ def run(input: str, out: str, *, maf: float = 0.01, min_kinship: float = 0.0442,
         summary = {
             "command": "relate",
             "command_line": command_line,
-            "inputs": input_summary([input]),
+            "inputs": input_summary(paths),
             "n_samples": n,
             **stats,
             "maf": maf,
@@ -192,7 +198,7 @@ class _SelectJob:
         candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
         n_called, n_alt, bad = kk.diploid_counts(chunk.gt, candidates)
         if bad[0] >= 0:
-            return allele_index_error(chunk, int(bad[0]))
+            return BadRecord(chunk, int(bad[0]))
         if self.maf > 0:
             minor = np.minimum(n_alt, 2 * n_called - n_alt)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -248,9 +254,8 @@ def _pack(reader, maf, threads, quiet, chunk_variants):
     progress = Progress("relate", quiet=quiet)
     try:
         for result in ordered_map(_SelectJob(maf), reader.chunks(chunk_variants), threads):
-            if isinstance(result, InputError):
-                result.file = reader.path
-                raise result
+            if isinstance(result, BadRecord):
+                raise result.error(reader)
             chunk, kept, counts = result
             matrix.append(chunk.gt, kept)
             stats["n_records"] += chunk.n_variants
