@@ -173,7 +173,7 @@ def sample_qc(input, out, fmt, quiet, **options):
 
 
 @cli.command()
-@click.argument("input", metavar="VCF")
+@click.argument("inputs", nargs=-1, required=True, metavar="VCF...")
 @out_option("PREFIX.relate.parquet (or .tsv), PREFIX.relate.json and, with --unrelated, "
             "PREFIX.unrelated.txt")
 @click.option("--maf", type=float, default=0.01, show_default=True,
@@ -187,11 +187,15 @@ def sample_qc(input, out, fmt, quiet, **options):
 @selection_options
 @format_option
 @run_options
-def relate(input, out, fmt, quiet, **options):
-    """KING-robust kinship of every sample pair; related pairs with their degree."""
+def relate(inputs, out, fmt, quiet, **options):
+    """KING-robust kinship of every sample pair; related pairs with their degree.
+
+    Several VCFs (one per chromosome, say; the same samples in the same order) are read in
+    the order given, as one.
+    """
     from genomekit.commands import relate as command
 
-    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+    summary = command.run(list(inputs), out, fmt=fmt, quiet=quiet, command_line=_command_line(),
                           **options)
     if not quiet:
         click.echo(f"genomekit relate: {summary['n_variants']} variants, {summary['n_samples']} "
@@ -278,7 +282,7 @@ def release(tables, out, fmt, quiet, **options):
 
 
 @cli.command()
-@click.argument("input", metavar="VCF")
+@click.argument("inputs", nargs=-1, required=True, metavar="VCF...")
 @out_option("PREFIX.pca_scores.parquet (or .tsv), PREFIX.pca_eigenval.tsv, "
             "PREFIX.pca_loadings.parquet (or .tsv) and PREFIX.pca.json; with --project, "
             "PREFIX.pca_projected.parquet (or .tsv) and PREFIX.pca.json")
@@ -300,11 +304,15 @@ def release(tables, out, fmt, quiet, **options):
 @selection_options
 @format_option
 @run_options
-def pca(input, out, fmt, quiet, **options):
-    """Principal components of the standardized genotypes (plink2 --pca), or projection."""
+def pca(inputs, out, fmt, quiet, **options):
+    """Principal components of the standardized genotypes (plink2 --pca), or projection.
+
+    Several VCFs (one per chromosome, say; the same samples in the same order) are read in
+    the order given, as one.
+    """
     from genomekit.commands import pca as command
 
-    summary = command.run(input, out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+    summary = command.run(list(inputs), out, fmt=fmt, quiet=quiet, command_line=_command_line(),
                           **options)
     if not quiet:
         what = (f"{summary['n_matched']} of {summary['n_loadings_variants']} loadings variants "
