@@ -376,6 +376,37 @@ def simulate(out, **options):
     if not options["quiet"]:
         click.echo(f"genomekit simulate: wrote {', '.join(written.values())}", err=True)
 
+@cli.command("simulate-bams")
+@click.argument("vcf", metavar="VCF")
+@click.option("-o", "--out-dir", required=True, metavar="DIR",
+              help="Writes DIR/reference.fa(.fai) and DIR/SAMPLE.bam(.bai).")
+@click.option("--samples", metavar="S1,S2,...", help="Samples to simulate (default: all).")
+@click.option("--depth", type=float, default=20.0, show_default=True,
+              help="Mean depth of two-copy regions.")
+@click.option("--span", type=int, metavar="BP",
+              help="Reads over BP bp per contig from 1 kb before its first site "
+                   "(default: whole contigs).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--swap", metavar="S1,S2", help="Swap the reads of two samples' BAMs.")
+@click.option("--sexes", metavar="TSV",
+              type=click.Path(exists=True, dir_okay=False),
+              help="sample<TAB>...<TAB>sex sheet (genomekit simulate's PREFIX.pops.tsv); "
+                   "default: a called chrY genotype means male.")
+@click.option("-t", "--threads", type=int, default=1, show_default=True,
+              help="BAM compression threads.")
+@force_option
+@quiet_option
+@debug_option
+def simulate_bams(vcf, out_dir, **options):
+    """Write a reference FASTA and one sorted, indexed BAM per sample whose reads carry the
+    sample's genotypes from a `genomekit simulate` VCF, with realistic noise."""
+    from genomekit.commands import simulate_bams as command
+
+    written = command.run(vcf, out_dir, **options)
+    if not options["quiet"]:
+        click.echo(f"genomekit simulate-bams: wrote {len(written['bams'])} BAM(s) and "
+                   f"{written['reference']}", err=True)
+
 
 def main():
     cli.main()

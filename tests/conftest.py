@@ -52,6 +52,34 @@ def cohort(make_cohort):
                        fields=("GT", "AD", "DP", "GQ"), many_allele_sites=3, bcf=True)
 
 
+@pytest.fixture(scope="session")
+def bam_cohort(make_cohort):
+    """The cohort the simulated BAMs come from: 12 samples, 1500 sites, chrX/chrY."""
+    return make_cohort("bamcohort", n_samples=12, n_sites=1500, seed=11)
+
+
+@pytest.fixture(scope="session")
+def make_bams(bam_cohort, tmp_path_factory):
+    """Factory: make_bams(name, samples, swap=None, sexes=None, **BamSimConfig fields) ->
+    SimulatedBams (cached). Defaults for speed: 12x over 150 kb per contig, level-1
+    compression."""
+    from genomekit.simulate_bam import BamSimConfig, simulate_bams
+
+    cache: dict = {}
+
+    def make(name, samples, swap=None, sexes=None, **kwargs):
+        key = (name, tuple(samples), swap, tuple(sorted((sexes or {}).items())),
+               tuple(sorted(kwargs.items())))
+        if key not in cache:
+            kwargs = {"depth": 12.0, "span": 150_000, "compress_level": 1, **kwargs}
+            folder = tmp_path_factory.mktemp(name)
+            cache[key] = simulate_bams(bam_cohort["vcf"], str(folder), list(samples),
+                                       config=BamSimConfig(**kwargs), swap=swap, sexes=sexes)
+        return cache[key]
+
+    return make
+
+
 def run_freq(input_path, tmp_path, name="out", **kwargs) -> pl.DataFrame:
     """Run freq through the command layer and return its table."""
     prefix = str(Path(tmp_path) / name)
