@@ -376,6 +376,45 @@ def simulate(out, **options):
     if not options["quiet"]:
         click.echo(f"genomekit simulate: wrote {', '.join(written.values())}", err=True)
 
+@cli.command("bam-qc")
+@click.argument("bams", nargs=-1, required=True, metavar="BAM...")
+@out_option("PREFIX.bam_qc.parquet (or .tsv), PREFIX.coverage_dist.parquet (or .tsv), "
+            "PREFIX.bam_qc.json and, with --by, PREFIX.regions.parquet (or .tsv)")
+@click.option("-b", "--by", type=click.Path(exists=True, dir_okay=False), metavar="BED",
+              help="Mean depth per BED region; depth figures over the regions instead of "
+                   "the whole contigs (mosdepth --by).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), metavar="FASTA",
+              help="Reference FASTA of CRAM inputs.")
+@click.option("-Q", "--min-mapq", type=int, default=0, show_default=True,
+              help="Depth counts reads with at least this mapping quality (mosdepth -Q).")
+@click.option("-F", "--exclude-flag", type=int, default=1796, show_default=True,
+              help="Depth leaves out reads with any of these flag bits (mosdepth -F).")
+@click.option("--include-flag", type=int, default=0, show_default=True,
+              help="Depth counts only reads with some of these flag bits (mosdepth -i).")
+@click.option("-x", "--fast-mode", is_flag=True,
+              help="Depth from read start to end, deletions included, mates not corrected "
+                   "(mosdepth -x).")
+@click.option("--thresholds", default="1,10,20,30", show_default=True, metavar="D,D,...",
+              help="Report the fraction of bases with at least each depth.")
+@click.option("--x-ratio", default="0.65,0.8", show_default=True, metavar="LOW,HIGH",
+              help="Karyotype: chrX/autosome depth <= LOW is one X, >= HIGH two.")
+@click.option("--y-ratio", default="0.05,0.1", show_default=True, metavar="LOW,HIGH",
+              help="Karyotype: chrY/autosome depth <= LOW is no Y, >= HIGH a Y.")
+@build_option
+@format_option
+@run_options
+def bam_qc(bams, out, fmt, quiet, **options):
+    """Flag counts (samtools flagstat), depth of coverage (mosdepth) and karyotype by depth,
+    one row per BAM/CRAM (coordinate-sorted; no index needed)."""
+    from genomekit.commands import bam_qc as command
+
+    summary = command.run(list(bams), out, fmt=fmt, quiet=quiet, command_line=_command_line(),
+                          **options)
+    if not quiet:
+        click.echo(f"genomekit bam-qc: {summary['n_bams']} BAM(s) -> "
+                   f"{', '.join(summary['outputs'])}", err=True)
+
+
 @cli.command("simulate-bams")
 @click.argument("vcf", metavar="VCF")
 @click.option("-o", "--out-dir", required=True, metavar="DIR",

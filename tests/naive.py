@@ -370,3 +370,278 @@ def ld_thin(dosages, pos, window, r2_max):
                for j in kept):
             kept.append(i)
     return kept
+
+
+# --- BAM records, flag counts and depth (kernels.bamparse, kernels.coverage) -------------
+
+BAM_CONSUMES_REF = {0, 2, 3, 7, 8}  # M D N = X
+BAM_CONSUMES_QUERY = {0, 1, 4, 7, 8}  # M I S = X
+
+
+def bam_records(data: bytes) -> list[dict]:
+    """Decode concatenated BAM records (the bytes after the header) with struct."""
+    import struct
+
+    out = []
+    o = 0
+    while o + 4 <= len(data):
+        (size,) = struct.unpack_from("<i", data, o)
+        b = o + 4
+        tid, pos, l_name, mapq, _bin, n_cigar, flag, l_seq, mtid, mpos, _tlen = \
+            struct.unpack_from("<iiBBHHHiiii", data, b)
+        name = data[b + 32:b + 32 + l_name - 1].decode()
+        cig_off = b + 32 + l_name
+        cigar = [(v & 0xF, v >> 4) for v in struct.unpack_from(f"<{n_cigar}I", data, cig_off)]
+        rlen = sum(n for op, n in cigar if op in BAM_CONSUMES_REF)
+        if flag & 0x4:
+            rlen = 0
+        out.append({"offset": o, "tid": tid, "pos": pos, "mapq": mapq, "flag": flag,
+                    "name": name, "cigar": cigar, "mtid": mtid, "mpos": mpos,
+                    "end": pos + (rlen if rlen else 1), "l_seq": l_seq})
+        o = b + size
+    return out
+
+
+def flagstat(records) -> list[list[int]]:
+    """samtools flagstat's counts (rows: QC-passed, QC-failed) in the order of
+    kernels.coverage.FLAGSTAT_NAMES, as bam_stat.c's flagstat_loop counts them."""
+    rows = [[0] * 16 for _ in range(2)]
+    for r in records:
+        f = r["flag"]
+        c = rows[1 if f & 0x200 else 0]
+        c[0] += 1
+        if f & 0x100:
+            c[2] += 1
+        elif f & 0x800:
+            c[3] += 1
+        else:
+            c[1] += 1
+            if f & 0x1:
+                c[8] += 1
+                c[11] += bool(f & 0x2 and not f & 0x4)
+                c[9] += bool(f & 0x40)
+                c[10] += bool(f & 0x80)
+                c[13] += bool(f & 0x8 and not f & 0x4)
+                if not f & 0x4 and not f & 0x8:
+                    c[12] += 1
+                    if r["mtid"] != r["tid"]:
+                        c[14] += 1
+                        c[15] += r["mapq"] >= 5
+            c[7] += not f & 0x4
+            c[5] += bool(f & 0x400)
+        c[6] += not f & 0x4
+        c[4] += bool(f & 0x400)
+    return rows
+
+
+def _start_ends(cigar, pos):
+    """mosdepth's gen_start_ends: (position, +1/-1) events of a record's M/=/X blocks."""
+    if len(cigar) == 1 and cigar[0][0] == 0:
+        return [(pos, 1), (pos + cigar[0][1], -1)]
+    out = []
+    last_stop = -1
+    for op, n in cigar:
+        if op not in BAM_CONSUMES_REF:
+            continue
+        if op in BAM_CONSUMES_QUERY:
+            if pos != last_stop:
+                out.append((pos, 1))
+                if last_stop != -1:
+                    out.append((last_stop, -1))
+            last_stop = pos + n
+        pos += n
+    if last_stop != -1:
+        out.append((last_stop, -1))
+    return out
+
+
+def mosdepth_depth(records, tid: int, length: int, min_mapq=0, exclude=1796, include=0,
+                   fast=False) -> list[int] | None:
+    """Per-base depth of contig ``tid`` as mosdepth 0.3.3's coverage() computes it (a line
+    by line port: an array of length+1, a dict of remembered mates by read name, the
+    pair events sorted stably); None when the contig has no record."""
+    arr = [0] * (length + 1)
+    seen: dict = {}
+    found = False
+    for r in records:
+        if r["tid"] != tid:
+            continue
+        found = True
+        f = r["flag"]
+        if r["mapq"] < min_mapq or f & exclude or (include and not f & include):
+            continue
+        if not fast and f & 0x2 and not f & 0x800:
+            if (r["tid"] == r["mtid"] and r["end"] > r["mpos"]
+                    and (r["pos"] < r["mpos"]
+                         or (r["pos"] == r["mpos"] and r["name"] not in seen))):
+                seen[r["name"]] = r
+            elif r["name"] in seen:
+                mate = seen.pop(r["name"])
+                if len(r["cigar"]) == 1 and len(mate["cigar"]) == 1:
+                    arr[r["pos"]] -= 1
+                    arr[mate["end"]] += 1
+                else:
+                    ses = _start_ends(r["cigar"], r["pos"]) + _start_ends(mate["cigar"],
+                                                                         mate["pos"])
+                    ses.sort(key=lambda e: e[0])  # stable, as Nim's sort
+                    pair_depth = 0
+                    last_pos = 0
+                    for p, v in ses:
+                        if v == -1 and pair_depth == 2:
+                            arr[last_pos] -= 1
+                            arr[p] += 1
+                        pair_depth += v
+                        last_pos = p
+        if fast:
+            arr[r["pos"]] += 1
+            arr[r["end"]] -= 1
+        else:
+            for p, v in _start_ends(r["cigar"], r["pos"]):
+                arr[p] += v
+    if not found:
+        return None
+    depth = []
+    d = 0
+    for v in arr[:length]:
+        d += v
+        depth.append(d)
+    return depth
+
+
+def depth_histogram(depth) -> dict[int, int]:
+    """Bases per depth, mosdepth's cap included (a depth above 400000 counts as 399990)."""
+    out: dict[int, int] = {}
+    for v in depth:
+        if v < 0:
+            continue
+        v = 399_990 if v > 400_000 else v
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+# BCF records (hts-specs VCFv4.3 section 6.3), decoded byte by byte ------------------
+
+BCF_INT_MISSING = {1: -128, 2: -32768, 3: -2147483648}
+
+
+def _bcf_typed(data, p):
+    """(type, count, next position) of the typed-value descriptor at data[p]."""
+    t, count = data[p] & 15, data[p] >> 4
+    p += 1
+    if count == 15:
+        t2 = data[p] & 15
+        size = {1: 1, 2: 2, 3: 4}[t2]
+        count = int.from_bytes(data[p + 1:p + 1 + size], "little", signed=True)
+        p += 1 + size
+    return t, count, p
+
+
+def _bcf_values(data, p, t, count):
+    """``count`` values of type ``t`` at data[p]: ints, floats (raw bits) or bytes."""
+    size = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}[t]
+    raw = data[p:p + size * count]
+    if t == 7:
+        return raw, p + size * count
+    values = [int.from_bytes(raw[i * size:(i + 1) * size], "little", signed=t != 5)
+              for i in range(count)]
+    return values, p + size * count
+
+
+def bcf_dictionaries(header_text):
+    """(contig names by number, key names by number) of a BCF header.
+
+    The spec's rule: PASS is key 0, then each new FILTER/INFO/FORMAT ID in
+    order, and each contig in order; an IDX= attribute gives the number.
+    """
+    contigs, keys = {}, {0: "PASS"}
+    seen = {"PASS"}
+    for line in header_text.splitlines():
+        for kind in ("contig", "FILTER", "INFO", "FORMAT"):
+            if not line.startswith(f"##{kind}=<"):
+                continue
+            attrs = dict(part.split("=", 1) for part in line[len(kind) + 4:-1].split(",")
+                         if "=" in part)
+            name = attrs.get("ID")
+            if kind == "contig":
+                contigs[int(attrs.get("IDX", len(contigs)))] = name
+            elif name not in seen:
+                seen.add(name)
+                keys[int(attrs["IDX"]) if "IDX" in attrs else max(keys) + 1] = name
+    return contigs, keys
+
+
+def bcf_records(data):
+    """Header samples and the records of uncompressed BCF bytes ``data``.
+
+    Each record is a dict: chrom, pos (1-based), id, ref, alts, and fmt, a
+    dict from FORMAT key to one list per sample: GT as allele indices (-1
+    missing, -2 for the vector end and every slot after it), integer keys as
+    ints (None for missing and from the vector end on).
+    """
+    assert data[:5] == b"BCF\x02\x02"
+    l_text = int.from_bytes(data[5:9], "little")
+    text = data[9:9 + l_text].split(b"\0")[0].decode()
+    contigs, keys = bcf_dictionaries(text)
+    samples = text.rstrip("\n").splitlines()[-1].split("\t")[9:]
+    p = 9 + l_text
+    records = []
+    while p < len(data):
+        l_shared = int.from_bytes(data[p:p + 4], "little")
+        l_indiv = int.from_bytes(data[p + 4:p + 8], "little")
+        s = p + 8
+        rid = int.from_bytes(data[s:s + 4], "little", signed=True)
+        pos = int.from_bytes(data[s + 4:s + 8], "little")
+        n_info = int.from_bytes(data[s + 16:s + 18], "little")
+        n_allele = int.from_bytes(data[s + 18:s + 20], "little")
+        n_sample = int.from_bytes(data[s + 20:s + 23], "little")
+        n_fmt = data[s + 23]
+        q = s + 24
+        strings = []
+        for _ in range(1 + n_allele):  # ID, then the alleles
+            t, count, q = _bcf_typed(data, q)
+            raw, q = _bcf_values(data, q, t, count)
+            strings.append(raw.split(b"\0")[0].decode() or ".")
+        t, count, q = _bcf_typed(data, q)  # FILTER
+        _, q = _bcf_values(data, q, t, count)
+        for _ in range(n_info):
+            t, count, q = _bcf_typed(data, q)
+            _, q = _bcf_values(data, q, t, count)
+            t, count, q = _bcf_typed(data, q)
+            _, q = _bcf_values(data, q, t, count)
+        q = s + l_shared
+        fmt = {}
+        for _ in range(n_fmt if n_sample and l_indiv else 0):
+            t, count, q = _bcf_typed(data, q)
+            key, q = _bcf_values(data, q, t, count)
+            t, count, q = _bcf_typed(data, q)
+            per_sample = []
+            for _ in range(n_sample):
+                values, q = _bcf_values(data, q, t, count)
+                per_sample.append(values)
+            name = keys[key[0]]
+            if name in fmt:
+                continue  # the first copy counts
+            if name == "GT":
+                fmt[name] = [_bcf_alleles(v, t) for v in per_sample]
+            elif t in (1, 2, 3):
+                fmt[name] = [_bcf_ints(v, t) for v in per_sample]
+        records.append({"chrom": contigs[rid], "pos": pos + 1, "id": strings[0],
+                        "ref": strings[1], "alts": strings[2:], "fmt": fmt})
+        p = s + l_shared + l_indiv
+    return samples, records
+
+
+def _bcf_alleles(values, t):
+    out, ended = [], False
+    for v in values:
+        ended = ended or v == BCF_INT_MISSING[t] + 1
+        out.append(-2 if ended else -1 if v == BCF_INT_MISSING[t] else (v >> 1) - 1)
+    return out
+
+
+def _bcf_ints(values, t):
+    out, ended = [], False
+    for v in values:
+        ended = ended or v == BCF_INT_MISSING[t] + 1
+        out.append(None if ended or v == BCF_INT_MISSING[t] else v)
+    return out

@@ -1,0 +1,414 @@
+"""BAM (and CRAM) input: the header, and the alignment records as buffers of bytes.
+
+A BAM file is BGZF (see io.bgzf): gzip members of at most 64 KiB whose header gives
+the compressed size and whose trailer gives the CRC32 and the uncompressed size, so
+that blocks are inflated independently, in batches on a thread pool, in file order.
+The decompressed stream is ``BAM\\1``, the header text, the references, then the
+records (SAM/BAM spec, section 4.2), which ``BamReader.records`` yields as uint8
+arrays holding whole records only. CRAM files are decoded to uncompressed BAM by
+pysam's bundled samtools in a child process, and read the same way.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from genomekit.errors import InputError, UsageError
+from genomekit.io.bgzf import BGZF_MAX_BLOCK, inflate_block
+
+try:
+    from deflate import crc32 as _crc32
+except ImportError:  # optional: zlib gives the same checksum, more slowly
+    _crc32 = zlib.crc32
+
+# Uncompressed bytes per batch of blocks inflated together.
+BATCH_BYTES = 4 * 1024 * 1024
+READ_BYTES = 1024 * 1024
+# The 28-byte empty block that ends every complete BGZF file.
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+_HEADER = struct.Struct("<BBBBIBBH")  # ID1 ID2 CM FLG MTIME XFL OS XLEN
+_TRAILER = struct.Struct("<II")  # CRC32 ISIZE
+_CRAM_MAGIC = b"CRAM"
+
+
+@dataclass(frozen=True)
+class BamHeader:
+    """The header of a BAM/CRAM file."""
+
+    text: str
+    names: tuple[str, ...]
+    lengths: tuple[int, ...]
+    read_groups: tuple[tuple[str, str | None], ...]  # (ID, SM) of each @RG line
+    sort_order: str | None
+
+    def samples(self) -> list[str]:
+        """Distinct SM values of the read groups, in order."""
+        return list(dict.fromkeys(sm for _, sm in self.read_groups if sm))
+
+
+def parse_header_text(text: str) -> tuple[tuple[tuple[str, str | None], ...], str | None]:
+    """Read groups (ID, SM) and @HD SO of a SAM header text."""
+    groups = []
+    sort_order = None
+    for line in text.splitlines():
+        if line.startswith("@RG"):
+            fields = dict(f.split(":", 1) for f in line.split("\t")[1:] if ":" in f)
+            groups.append((fields.get("ID", ""), fields.get("SM") or None))
+        elif line.startswith("@HD"):
+            m = re.search(r"\tSO:([^\t]+)", line)
+            sort_order = m.group(1) if m else None
+    return tuple(groups), sort_order
+
+
+def sniff(path: str) -> str:
+    """'bam', 'cram', or 'other' from the first bytes of the file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(READ_BYTES)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=path) from None
+    if head.startswith(_CRAM_MAGIC):
+        return "cram"
+    if head[:4] == b"\x1f\x8b\x08\x04" and _block_size(head, 0) > 0:
+        try:
+            start = zlib.decompressobj(-15).decompress(head[18:], 4)
+        except zlib.error:
+            return "other"
+        return "bam" if start.startswith(b"BAM\x01") else "other"
+    return "other"
+
+
+def _block_size(data, o: int) -> int:
+    """Size of the BGZF block at data[o:]: 0 if more bytes are needed to tell, -1 if
+    the bytes there are not a BGZF block header."""
+    avail = len(data) - o
+    if avail < 12:
+        return 0 if data[o:o + 4] == b"\x1f\x8b\x08\x04"[:avail] else -1
+    id1, id2, cm, flg, _mtime, _xfl, _os, xlen = _HEADER.unpack_from(data, o)
+    if id1 != 31 or id2 != 139 or cm != 8 or not flg & 4:
+        return -1
+    if avail < 12 + xlen:
+        return 0
+    x, end = o + 12, o + 12 + xlen
+    while x + 4 <= end:
+        si1, si2, slen = data[x], data[x + 1], data[x + 2] | data[x + 3] << 8
+        if si1 == 66 and si2 == 67 and slen == 2 and x + 6 <= end:
+            size = (data[x + 4] | data[x + 5] << 8) + 1
+            return size if size >= 12 + xlen + 8 else -1
+        x += 4 + slen
+    return -1
+
+
+def _inflate(batch: list) -> tuple[np.ndarray, int, str | None]:
+    """Inflate a batch of blocks into one buffer: (bytes, compressed size, problem)."""
+    total = sum(b[4] for b in batch)
+    out = np.empty(total, np.uint8)
+    o = 0
+    for data, start, end, crc, isize, offset in batch:
+        try:
+            text = inflate_block(memoryview(data)[start:end], isize)
+        except Exception:
+            return out[:o], 0, f"corrupt BGZF block at byte {offset} (inflate failed)"
+        if _crc32(text) != crc or len(text) != isize:
+            return out[:o], 0, f"corrupt BGZF block at byte {offset} (CRC32 or size mismatch)"
+        out[o:o + isize] = np.frombuffer(text, np.uint8)
+        o += isize
+    # Compressed bytes: each block's deflate data, its 18-byte header and 8-byte trailer.
+    return out, sum(b[2] - b[1] + 26 for b in batch), None
+
+
+class _Bgzf:
+    """The decompressed bytes of a BGZF stream, as arrays in order (see BamReader)."""
+
+    def __init__(self, fh, name: str, threads: int, check_eof: bool):
+        self.fh = fh
+        self.name = name
+        self.threads = max(1, threads)
+        self.check_eof = check_eof
+
+    def _batches(self) -> Iterator[list | str]:
+        data = b""
+        o = 0
+        base = 0  # file offset of data[0]
+        batch: list = []
+        size_in = 0
+        last_isize = None
+        while True:
+            size = _block_size(data, o)
+            if size == 0 or (size > 0 and len(data) - o < size):
+                more = self.fh.read(READ_BYTES)
+                if more:
+                    base += o
+                    data = data[o:] + more
+                    o = 0
+                    continue
+                if o == len(data):
+                    break
+                if batch:
+                    yield batch
+                yield (f"truncated BGZF block at byte {base + o}: the file ends "
+                       f"{max(size, 12) - (len(data) - o)} bytes early" if size > 0 else
+                       f"truncated BGZF data at byte {base + o}")
+                return
+            if size < 0:
+                if batch:
+                    yield batch
+                yield f"not BGZF data at byte {base + o}"
+                return
+            crc, isize = _TRAILER.unpack_from(data, o + size - 8)
+            xlen = data[o + 10] | data[o + 11] << 8
+            if isize > BGZF_MAX_BLOCK:
+                if batch:
+                    yield batch
+                yield f"bad BGZF block at byte {base + o} (size {isize})"
+                return
+            batch.append((data, o + 12 + xlen, o + size - 8, crc, isize, base + o))
+            size_in += isize
+            last_isize = isize
+            o += size
+            if size_in >= BATCH_BYTES:
+                yield batch
+                batch, size_in = [], 0
+        if batch:
+            yield batch
+        if self.check_eof and last_isize != 0:
+            yield ("no BGZF end-of-file block: the file is truncated" if last_isize else
+                   "empty file")
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, int, str | None]]:
+        if self.threads == 1:
+            for batch in self._batches():
+                if isinstance(batch, str):
+                    yield np.zeros(0, np.uint8), 0, batch
+                    return
+                yield _inflate(batch)
+            return
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            pending: collections.deque = collections.deque()
+            try:
+                for batch in self._batches():
+                    if isinstance(batch, str):
+                        pending.append(batch)
+                        break
+                    pending.append(pool.submit(_inflate, batch))
+                    if len(pending) > self.threads + 1:
+                        yield pending.popleft().result()
+                while pending:
+                    item = pending.popleft()
+                    if isinstance(item, str):
+                        yield np.zeros(0, np.uint8), 0, item
+                        return
+                    yield item.result()
+            finally:
+                for item in pending:
+                    if not isinstance(item, str):
+                        item.cancel()
+
+
+# Converts CRAM to uncompressed BAM on stdout with pysam's bundled samtools.
+_CRAM_TO_BAM = "import pysam, sys; pysam.samtools.view(*sys.argv[1:], catch_stdout=False)"
+
+
+class BamReader:
+    """The header and the records of a BAM (or, with a reference, CRAM) file.
+
+    ``records()`` yields uint8 arrays holding whole records only (no header), with the
+    compressed bytes consumed so far; damaged or truncated input raises InputError
+    after the arrays that precede the damage. BGZF blocks are inflated on ``threads``
+    threads. No index is needed.
+    """
+
+    def __init__(self, path: str, *, threads: int = 1, reference: str | None = None):
+        self.path = path
+        self.kind = sniff(path)
+        self.size = os.path.getsize(path)
+        self._proc = None
+        if self.kind == "other":
+            raise InputError("not a BAM or CRAM file", file=path,
+                             hint="give coordinate-sorted BAM or CRAM files")
+        if self.kind == "cram":
+            if reference is None:
+                raise UsageError("CRAM input needs the reference it was written with",
+                                 file=path, hint="give it with --reference FASTA")
+            cmd = [sys.executable, "-c", _CRAM_TO_BAM, "-u", "--no-PG", "-T", reference,
+                   "-@", str(max(1, threads)), path]
+            self._err = tempfile.TemporaryFile()
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._err,
+                                          stdin=subprocess.DEVNULL)
+            self._fh = self._proc.stdout
+        else:
+            self._fh = open(path, "rb")
+        self._stream = iter(_Bgzf(self._fh, path, threads, check_eof=self.kind == "bam"))
+        self._done = 0  # compressed bytes consumed
+        self._pending = np.zeros(0, np.uint8)
+        self.header = self._read_header()
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _next_raw(self) -> np.ndarray | None:
+        try:
+            buf, size, problem = next(self._stream)
+        except StopIteration:
+            return None
+        if problem is not None:
+            self._fail(problem)
+        self._done += size
+        return buf
+
+    def _fail(self, problem: str):
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._err.seek(0)
+            err = self._err.read().decode(errors="replace").strip().splitlines()
+            detail = err[-1] if err else problem
+            raise InputError(f"cannot decode the CRAM file: {detail}", file=self.path,
+                             hint="check the file and that --reference is the FASTA it was "
+                                  "written with")
+        raise InputError(problem, file=self.path,
+                         hint="the file is damaged or incomplete; copy or write it again")
+
+    def _take(self, n: int) -> bytes:
+        """The next n decompressed bytes (header parsing)."""
+        parts = []
+        while n > 0:
+            if not self._pending.size:
+                raw = self._next_raw()
+                if raw is None:
+                    if self._proc is not None:
+                        self._fail("no data")
+                    raise InputError("the file ends inside the BAM header", file=self.path,
+                                     hint="the file is damaged or incomplete")
+                self._pending = raw
+                continue
+            k = min(n, self._pending.size)
+            parts.append(self._pending[:k].tobytes())
+            self._pending = self._pending[k:]
+            n -= k
+        return b"".join(parts)
+
+    def _read_header(self) -> BamHeader:
+        if self._take(4) != b"BAM\x01":
+            raise InputError("not a BAM file (no BAM magic)", file=self.path,
+                             hint="give coordinate-sorted BAM or CRAM files")
+        (l_text,) = struct.unpack("<i", self._take(4))
+        if l_text < 0:
+            raise InputError("bad BAM header (negative text length)", file=self.path)
+        text = self._take(l_text).split(b"\0", 1)[0].decode(errors="replace")
+        (n_ref,) = struct.unpack("<i", self._take(4))
+        if n_ref < 0:
+            raise InputError("bad BAM header (negative reference count)", file=self.path)
+        names, lengths = [], []
+        for _ in range(n_ref):
+            (l_name,) = struct.unpack("<i", self._take(4))
+            if l_name < 1:
+                raise InputError("bad BAM header (empty reference name)", file=self.path)
+            names.append(self._take(l_name)[:-1].decode(errors="replace"))
+            (length,) = struct.unpack("<i", self._take(4))
+            lengths.append(length)
+        groups, sort_order = parse_header_text(text)
+        return BamHeader(text, tuple(names), tuple(lengths), groups, sort_order)
+
+    def compressed_done(self) -> int:
+        return self._done
+
+    def records(self) -> Iterator[np.ndarray]:
+        """uint8 arrays of whole records, in file order."""
+        from genomekit.kernels.bamparse import records_end
+
+        carry = np.zeros(0, np.uint8)  # the start of a record cut by a buffer boundary
+        raw = self._pending
+        self._pending = np.zeros(0, np.uint8)
+        while raw is not None:
+            if carry.size:
+                need = _record_size(carry) - carry.size
+                while need > 0 and raw.size:
+                    take = min(need, raw.size)
+                    carry = np.concatenate([carry, raw[:take]])
+                    raw = raw[take:]
+                    need = _record_size(carry) - carry.size
+                if need <= 0:
+                    yield carry
+                    carry = np.zeros(0, np.uint8)
+            if not carry.size and raw.size:
+                cut = records_end(raw, 0, raw.size)
+                if cut:
+                    yield raw[:cut]
+                carry = raw[cut:]
+            raw = self._next_raw()
+        if self._proc is not None:
+            rc = self._proc.wait()
+            if rc != 0:
+                self._fail(f"samtools exit status {rc}")
+        if carry.size:
+            raise InputError(f"the file ends inside an alignment record ({carry.size} bytes "
+                             "of it present)", file=self.path,
+                             hint="the file is damaged or incomplete; copy or write it again")
+
+
+def _record_size(buf: np.ndarray) -> int:
+    """Bytes of the record starting at buf[0] (4 if its size is not known yet)."""
+    if buf.size < 4:
+        return 4
+    size = int(buf[:4].view("<i4")[0])
+    return 4 + max(size, 0)
+
+
+@dataclass(frozen=True)
+class BedRegion:
+    chrom: str
+    start: int  # 0-based
+    end: int  # half-open
+    name: str | None
+    line: int
+
+
+def read_bed_regions(path: str) -> list[BedRegion]:
+    """Every interval of a BED file, as mosdepth --by reads it: one region per line (not
+    merged), the 4th column as its name; 'track', 'browser' and '#' lines skipped."""
+    out = []
+    try:
+        fh = open(path)
+    except OSError as e:
+        raise UsageError(f"cannot read BED file: {e.strerror}", file=path) from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            cols = line.rstrip("\r\n").split("\t")
+            try:
+                chrom, start, end = cols[0], int(cols[1]), int(cols[2])
+            except (IndexError, ValueError):
+                raise InputError(f"line {lineno}: expected CHROM<TAB>START<TAB>END",
+                                 file=path, hint="give a BED file") from None
+            if start < 0 or end < start:
+                raise InputError(f"line {lineno}: START must be >= 0 and END >= START",
+                                 file=path, hint="fix the BED interval")
+            name = cols[3].strip() if len(cols) > 3 and cols[3].strip() else None
+            out.append(BedRegion(chrom, start, end, name, lineno))
+    return out

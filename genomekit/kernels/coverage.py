@@ -1,0 +1,544 @@
+"""Per-base depth of coverage and flag counts from decoded BAM records
+(kernels.bamparse), with the counting rules of mosdepth 0.3 and samtools flagstat.
+
+Depth (mosdepth's default mode):
+
+* A record counts when its refID is set, MAPQ >= min_mapq, no bit of exclude_flag is
+  set in its flag (mosdepth's default, 1796, leaves out unmapped, secondary, QC-failed
+  and duplicate records; supplementary records count) and, when include_flag is not
+  0, some bit of include_flag is set.
+* It covers the reference bases of its M, = and X operations; deletions (D) and
+  skips (N) leave gaps.
+* Overlapping mates count once, as mosdepth corrects them: a properly paired
+  (0x2), non-supplementary record on its mate's contig that ends after its mate's
+  start, and starts before it (or at the same position, its mate not yet seen), is
+  remembered by read name; when its mate comes, one is subtracted where both cover
+  a base. When both records have a single CIGAR operation, mosdepth subtracts over
+  [later record's start, earlier record's end) instead, also where only the earlier
+  one covers; this is reproduced.
+* fast mode (mosdepth -x): a record covers [pos, bam_endpos), deletions and skips
+  included, and mates are not corrected.
+
+Depth is accumulated as +1/-1 events in a ring buffer (a power-of-two number of
+int32 slots) that holds the positions from the first one not yet final to the end of
+the current record's events: records come sorted, so positions before a record's
+start are final. Final positions are folded into a depth histogram (capped as
+mosdepth caps it), the depth sum, and the per-region sums and histograms; memory
+does not grow with the contig length.
+
+The caller drives ``accumulate`` with the records of each buffer and reacts to its
+status (a new contig, a ring or mate table too small), calling ``finish_contig``
+when a contig's records end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genomekit.kernels._jit import jit
+from genomekit.kernels.bamparse import (
+    CONSUMES_QUERY,
+    CONSUMES_REF,
+    F_CIGAR,
+    F_END,
+    F_FLAG,
+    F_MAPQ,
+    F_MPOS,
+    F_MTID,
+    F_NAME,
+    F_NAMELEN,
+    F_NCIGAR,
+    F_POS,
+    F_TID,
+    u32,
+)
+
+# Flag bits.
+PAIRED, PROPER, UNMAP, MUNMAP = 0x1, 0x2, 0x4, 0x8
+READ1, READ2, SECONDARY, QCFAIL, DUP, SUPPLEMENTARY = 0x40, 0x80, 0x100, 0x200, 0x400, 0x800
+
+# Depth histogram: mosdepth counts a depth above 400000 as 399990.
+HIST_MAX = 400_000
+HIST_CLAMP = 399_990
+HIST_SIZE = HIST_MAX + 1
+
+# Scalars of the state array ``st``.
+S_TID = 0        # contig being accumulated; -1 before the first and for unplaced records
+S_WS = 1         # first position of the contig not yet final
+S_DEPTH = 2      # depth at S_WS - 1
+S_LENGTH = 3     # length of the contig
+S_PREV_TID = 4   # sort key of the last record: refID (unplaced: after every contig) ...
+S_PREV_POS = 5   # ... and position
+S_SUM = 6        # sum of the depth over the final positions below S_LENGTH
+S_MAXD = 7       # largest histogram bin used on the contig
+S_RMAXD = 8      # largest region histogram bin used on the contig
+S_REG_I = 9      # regions before this index end before S_WS
+S_FOUND = 10     # 1 when the contig has a record (of any kind)
+S_MAXEV = 11     # largest position given an event on the contig
+S_SKIPPED = 12   # events before S_WS (only from mate fields that contradict the records)
+M_ENTRIES = 13   # mate table: entries used
+M_LIVE = 14      # entries reachable from the hash table
+M_USED = 15      # hash slots in use (live or deleted)
+M_NAMES = 16     # name pool bytes used
+M_CIGARS = 17    # CIGAR pool operations used
+N_STATE = 18
+UNPLACED = 1 << 40  # sort key of records without a refID
+
+# Options ``opt``.
+O_MIN_MAPQ, O_EXCLUDE, O_INCLUDE, O_FAST = range(4)
+N_OPT = 4
+
+# Status of accumulate: DONE, or the record index it stopped at and why.
+DONE = 0
+NEW_CONTIG = 1    # the record starts another contig (or the unplaced records)
+GROW_RING = 2     # the record's events reach past the ring
+GROW_MATES = 3    # the mate table or its pools are full
+ERR_UNSORTED = 4  # the record comes before the previous one
+
+# Columns of the flag counts (samtools flagstat's lines); one row for QC-passed
+# records, one for QC-failed (0x200).
+FLAGSTAT_NAMES = (
+    "total", "primary", "secondary", "supplementary", "duplicates", "primary_duplicates",
+    "mapped", "primary_mapped", "paired", "read1", "read2", "properly_paired",
+    "both_mapped", "singletons", "mate_other_chr", "mate_other_chr_mapq5",
+)
+(C_TOTAL, C_PRIMARY, C_SECONDARY, C_SUPP, C_DUP, C_PDUP, C_MAPPED, C_PMAPPED, C_PAIRED,
+ C_READ1, C_READ2, C_PROPER, C_BOTH_MAPPED, C_SINGLETON, C_DIFFCHR, C_DIFFCHR_MQ5) = range(16)
+C_SUM_MAPQ = 16  # MAPQ summed over primary mapped records
+N_COUNTS = 17
+
+# Columns of the mate entries table ``ents``.
+E_START, E_END, E_NCIGAR, E_CIGAR, E_NAME, E_NAMELEN = range(6)
+N_ENTRY = 6
+EMPTY, DELETED = -1, -2
+
+
+def new_state() -> np.ndarray:
+    st = np.zeros(N_STATE, np.int64)
+    st[S_TID] = -1
+    st[S_PREV_TID] = -1
+    st[S_PREV_POS] = -1
+    return st
+
+
+@jit
+def count_flags(counts, flag, tid, mtid, mapq):
+    """Add one record to the flag counts, as samtools flagstat counts it."""
+    c = counts[1 if flag & QCFAIL else 0]
+    c[C_TOTAL] += 1
+    if flag & SECONDARY:
+        c[C_SECONDARY] += 1
+    elif flag & SUPPLEMENTARY:
+        c[C_SUPP] += 1
+    else:
+        c[C_PRIMARY] += 1
+        if flag & PAIRED:
+            c[C_PAIRED] += 1
+            if flag & PROPER and not flag & UNMAP:
+                c[C_PROPER] += 1
+            if flag & READ1:
+                c[C_READ1] += 1
+            if flag & READ2:
+                c[C_READ2] += 1
+            if flag & MUNMAP and not flag & UNMAP:
+                c[C_SINGLETON] += 1
+            if not flag & UNMAP and not flag & MUNMAP:
+                c[C_BOTH_MAPPED] += 1
+                if mtid != tid:
+                    c[C_DIFFCHR] += 1
+                    if mapq >= 5:
+                        c[C_DIFFCHR_MQ5] += 1
+        if not flag & UNMAP:
+            c[C_PMAPPED] += 1
+            c[C_SUM_MAPQ] += mapq
+        if flag & DUP:
+            c[C_PDUP] += 1
+    if not flag & UNMAP:
+        c[C_MAPPED] += 1
+    if flag & DUP:
+        c[C_DUP] += 1
+
+
+@jit
+def _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, upto):
+    """Fold the positions [S_WS, upto) into the histograms and sums."""
+    cap = ring.size
+    mask = cap - 1
+    length = st[S_LENGTH]
+    ws = st[S_WS]
+    d = st[S_DEPTH]
+    total = st[S_SUM]
+    maxd = st[S_MAXD]
+    rmaxd = st[S_RMAXD]
+    nreg = rs.size
+    while ws < upto:
+        m = min(upto - ws, cap)
+        for k in range(m):
+            idx = (ws + k) & mask
+            d += ring[idx]
+            ring[idx] = 0
+            dep[k] = d
+        lim = min(m, length - ws)
+        for k in range(lim):
+            v = dep[k]
+            total += v
+            if v >= 0:
+                b = v if v <= HIST_MAX else HIST_CLAMP
+                hist[b] += 1
+                if b > maxd:
+                    maxd = b
+        hi = ws + m
+        ri = st[S_REG_I]
+        while ri < nreg and rprefmax[ri] <= ws:
+            ri += 1
+        st[S_REG_I] = ri
+        j = ri
+        while j < nreg and rs[j] < hi:
+            if re[j] > ws:
+                a = max(rs[j], ws)
+                b2 = min(re[j], hi)
+                acc = 0
+                if rkind[j]:
+                    for p in range(a - ws, b2 - ws):
+                        v = dep[p]
+                        acc += v
+                        if v >= 0:
+                            b = v if v <= HIST_MAX else HIST_CLAMP
+                            rhist[b] += 1
+                            if b > rmaxd:
+                                rmaxd = b
+                else:
+                    for p in range(a - ws, b2 - ws):
+                        acc += dep[p]
+                rsum[j] += acc
+            j += 1
+        ws = hi
+    st[S_WS] = ws
+    st[S_DEPTH] = d
+    st[S_SUM] = total
+    st[S_MAXD] = maxd
+    st[S_RMAXD] = rmaxd
+
+
+@jit
+def finish_contig(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum):
+    """Fold the rest of the contig (up to its length) and clear the ring for the next."""
+    _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, st[S_LENGTH])
+    mask = ring.size - 1
+    ws = st[S_WS]
+    for p in range(ws, min(st[S_MAXEV] + 1, ws + ring.size)):
+        ring[p & mask] = 0
+
+
+@jit
+def _add(st, ring, p, v):
+    if p < st[S_WS]:
+        st[S_SKIPPED] += 1
+    else:
+        ring[p & (ring.size - 1)] += v
+
+
+@jit
+def _segments(cig, n, pos, seg_s, seg_e):
+    """The reference intervals a record covers, as mosdepth's gen_start_ends makes them:
+    M/=/X blocks, adjacent ones merged; D and N are gaps. Returns their number."""
+    k = 0
+    p = pos
+    last_stop = -1
+    for j in range(n):
+        v = cig[j]
+        op = v & 0xF
+        ln = v >> 4
+        if not (CONSUMES_REF >> op) & 1:
+            continue
+        if (CONSUMES_QUERY >> op) & 1:
+            if p != last_stop:
+                seg_s[k] = p
+                seg_e[k] = p + ln
+                k += 1
+            else:
+                seg_e[k - 1] = p + ln
+            last_stop = p + ln
+        p += ln
+    return k
+
+
+@jit
+def _cigar_copy(buf, off, n):
+    out = np.empty(n, np.int64)
+    for j in range(n):
+        out[j] = u32(buf, off + 4 * j)
+    return out
+
+
+@jit
+def _name_hash(buf, off, n):
+    h = np.uint64(14695981039346656037)
+    for j in range(n):
+        h = (h ^ np.uint64(buf[off + j])) * np.uint64(1099511628211)
+    return np.int64(h >> np.uint64(1))
+
+
+@jit
+def _find(h, buf, off, n, hkey, hslot, ents, npool):
+    """Hash slot holding the entry named buf[off:off+n], or -1."""
+    mask = hkey.size - 1
+    i = h & mask
+    while True:
+        s = hslot[i]
+        if s == EMPTY:
+            return -1
+        if s >= 0 and hkey[i] == h and ents[s, E_NAMELEN] == n:
+            o = ents[s, E_NAME]
+            same = True
+            for j in range(n):
+                if npool[o + j] != buf[off + j]:
+                    same = False
+                    break
+            if same:
+                return i
+        i = (i + 1) & mask
+
+
+@jit
+def _store(st, h, buf, r, hkey, hslot, ents, npool, cpool):
+    """Remember record r (a row of the record table) under its name, replacing an entry
+    of the same name."""
+    off, n = r[F_NAME], r[F_NAMELEN]
+    e = st[M_ENTRIES]
+    st[M_ENTRIES] = e + 1
+    ents[e, E_START] = r[F_POS]
+    ents[e, E_END] = r[F_END]
+    ents[e, E_NCIGAR] = r[F_NCIGAR]
+    ents[e, E_CIGAR] = st[M_CIGARS]
+    ents[e, E_NAME] = st[M_NAMES]
+    ents[e, E_NAMELEN] = n
+    c = st[M_CIGARS]
+    for j in range(r[F_NCIGAR]):
+        cpool[c + j] = u32(buf, r[F_CIGAR] + 4 * j)
+    st[M_CIGARS] = c + r[F_NCIGAR]
+    o = st[M_NAMES]
+    for j in range(n):
+        npool[o + j] = buf[off + j]
+    st[M_NAMES] = o + n
+    slot = _find(h, buf, off, n, hkey, hslot, ents, npool)
+    if slot >= 0:
+        hslot[slot] = e
+        return
+    mask = hkey.size - 1
+    i = h & mask
+    while hslot[i] >= 0:
+        i = (i + 1) & mask
+    if hslot[i] == EMPTY:
+        st[M_USED] += 1
+    hkey[i] = h
+    hslot[i] = e
+    st[M_LIVE] += 1
+
+
+@jit
+def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re, rkind,
+               rprefmax, rsum, hkey, hslot, ents, npool, cpool):
+    """Add records ``recs[i0:n]`` to the flag counts and the depth of their contig.
+
+    Parameters
+    ----------
+    buf : uint8 array, the decompressed records; recs : int64 array (>= n, N_FIELDS),
+        their table from kernels.bamparse.parse_records.
+    st : int64 array (N_STATE,), the running state (see S_* and M_*).
+    opt : int64 array (N_OPT,), min_mapq, exclude_flag, include_flag, fast mode (0/1).
+    counts : int64 array (2, N_COUNTS), flag counts of QC-passed / QC-failed records.
+    ring, dep : int32 arrays of a power-of-two size: depth events and scratch.
+    hist, rhist : int64 arrays (HIST_SIZE,): bases per depth on the contig, over the
+        whole contig and over its regions of rkind 1.
+    rs, re, rkind, rprefmax, rsum : int64 arrays (n_regions,): the contig's regions
+        (0-based half-open, sorted by start, within the contig), whether each enters
+        rhist, the running maximum of ``re``, and the depth summed over each.
+    hkey, hslot : int64 arrays of a power-of-two size: the mate hash table;
+        ents (n_entries, N_ENTRY), npool uint8, cpool int64: the mate entries, their
+        names and CIGARs.
+
+    Returns
+    -------
+    (status, i) : DONE and n, or the status and the index of the record to resume at
+        (nothing of it has been counted yet).
+    """
+    cap = ring.size
+    min_mapq = opt[O_MIN_MAPQ]
+    exclude = opt[O_EXCLUDE]
+    include = opt[O_INCLUDE]
+    fast = opt[O_FAST] != 0
+    for i in range(i0, n):
+        r = recs[i]
+        tid = r[F_TID]
+        pos = r[F_POS]
+        flag = r[F_FLAG]
+        key = tid if tid >= 0 else UNPLACED
+        if key < st[S_PREV_TID] or (key == st[S_PREV_TID] and tid >= 0
+                                    and pos < st[S_PREV_POS]):
+            return ERR_UNSORTED, i
+        st[S_PREV_TID] = key
+        st[S_PREV_POS] = pos
+        if tid != st[S_TID]:
+            return NEW_CONTIG, i
+        end = r[F_END]
+        cover = (tid >= 0 and pos >= 0 and r[F_MAPQ] >= min_mapq and not flag & exclude
+                 and (include == 0 or flag & include))
+        action = 0  # 1: remember the record for its mate; 2: correct the pair's overlap
+        h = 0
+        slot = -1
+        maxev = end
+        if cover and not fast and flag & PROPER and not flag & SUPPLEMENTARY:
+            h = _name_hash(buf, r[F_NAME], r[F_NAMELEN])
+            mpos = r[F_MPOS]
+            if tid == r[F_MTID] and end > mpos and pos <= mpos:
+                if pos < mpos:
+                    action = 1
+                else:
+                    slot = _find(h, buf, r[F_NAME], r[F_NAMELEN], hkey, hslot, ents, npool)
+                    action = 1 if slot < 0 else 2
+            if action != 1:
+                if slot < 0:
+                    slot = _find(h, buf, r[F_NAME], r[F_NAMELEN], hkey, hslot, ents, npool)
+                if slot >= 0:
+                    action = 2
+                    e = hslot[slot]
+                    if r[F_NCIGAR] == 1 and ents[e, E_NCIGAR] == 1:
+                        maxev = max(maxev, ents[e, E_END])
+        if cover:
+            if maxev - st[S_WS] >= cap:
+                _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, pos)
+                if maxev - st[S_WS] >= cap:
+                    return GROW_RING, i
+            if action == 1 and (st[M_ENTRIES] + 1 > ents.shape[0]
+                                or st[M_NAMES] + r[F_NAMELEN] > npool.size
+                                or st[M_CIGARS] + r[F_NCIGAR] > cpool.size
+                                or 2 * (st[M_USED] + 1) > hkey.size):
+                return GROW_MATES, i
+        count_flags(counts, flag, tid, r[F_MTID], r[F_MAPQ])
+        if tid < 0:
+            continue
+        st[S_FOUND] = 1
+        if not cover:
+            continue
+        if maxev > st[S_MAXEV]:
+            st[S_MAXEV] = maxev
+        ncig = r[F_NCIGAR]
+        if fast:
+            _add(st, ring, pos, 1)
+            _add(st, ring, end, -1)
+            continue
+        if action == 2:
+            e = hslot[slot]
+            if ncig == 1 and ents[e, E_NCIGAR] == 1:
+                _add(st, ring, pos, -1)
+                _add(st, ring, ents[e, E_END], 1)
+            else:
+                cig = _cigar_copy(buf, r[F_CIGAR], ncig)
+                a_s = np.empty(max(ncig, 1), np.int64)
+                a_e = np.empty(max(ncig, 1), np.int64)
+                na = _segments(cig, ncig, pos, a_s, a_e)
+                mn = ents[e, E_NCIGAR]
+                b_s = np.empty(max(mn, 1), np.int64)
+                b_e = np.empty(max(mn, 1), np.int64)
+                nb = _segments(cpool[ents[e, E_CIGAR]:ents[e, E_CIGAR] + mn], mn,
+                               ents[e, E_START], b_s, b_e)
+                ia = 0
+                ib = 0
+                while ia < na and ib < nb:
+                    lo = max(a_s[ia], b_s[ib])
+                    hi = min(a_e[ia], b_e[ib])
+                    if lo < hi:
+                        _add(st, ring, lo, -1)
+                        _add(st, ring, hi, 1)
+                    if a_e[ia] < b_e[ib]:
+                        ia += 1
+                    else:
+                        ib += 1
+            hslot[slot] = DELETED
+            st[M_LIVE] -= 1
+        elif action == 1:
+            _store(st, h, buf, r, hkey, hslot, ents, npool, cpool)
+        # The record's own coverage.
+        off = r[F_CIGAR]
+        if ncig == 1:
+            v = u32(buf, off)
+            op = v & 0xF
+            if (CONSUMES_REF >> op) & 1 and (CONSUMES_QUERY >> op) & 1:
+                _add(st, ring, pos, 1)
+                _add(st, ring, pos + (v >> 4), -1)
+            continue
+        p = pos
+        last_stop = -1
+        for j in range(ncig):
+            v = u32(buf, off + 4 * j)
+            op = v & 0xF
+            ln = v >> 4
+            if not (CONSUMES_REF >> op) & 1:
+                continue
+            if (CONSUMES_QUERY >> op) & 1:
+                if p != last_stop:
+                    _add(st, ring, p, 1)
+                    if last_stop != -1:
+                        _add(st, ring, last_stop, -1)
+                last_stop = p + ln
+            p += ln
+        if last_stop != -1:
+            _add(st, ring, last_stop, -1)
+    return DONE, n
+
+
+@jit
+def mates_live(hslot, ents):
+    """Live entries of the mate table, their name bytes and CIGAR operations."""
+    n = 0
+    names = 0
+    cigars = 0
+    for i in range(hslot.size):
+        s = hslot[i]
+        if s >= 0:
+            n += 1
+            names += ents[s, E_NAMELEN]
+            cigars += ents[s, E_NCIGAR]
+    return n, names, cigars
+
+
+@jit
+def mates_rebuild(st, hkey, hslot, ents, npool, cpool, hkey2, hslot2, ents2, npool2,
+                  cpool2):
+    """Copy the live entries of a mate table into new (larger) arrays, without the
+    deleted ones; the ``2`` arrays must be empty (hslot2 all EMPTY)."""
+    mask = hkey2.size - 1
+    e2 = 0
+    o2 = 0
+    c2 = 0
+    for i in range(hslot.size):
+        s = hslot[i]
+        if s < 0:
+            continue
+        for k in range(N_ENTRY):
+            ents2[e2, k] = ents[s, k]
+        n = ents[s, E_NAMELEN]
+        o = ents[s, E_NAME]
+        for j in range(n):
+            npool2[o2 + j] = npool[o + j]
+        ents2[e2, E_NAME] = o2
+        o2 += n
+        m = ents[s, E_NCIGAR]
+        c = ents[s, E_CIGAR]
+        for j in range(m):
+            cpool2[c2 + j] = cpool[c + j]
+        ents2[e2, E_CIGAR] = c2
+        c2 += m
+        h = hkey[i]
+        k = h & mask
+        while hslot2[k] != EMPTY:
+            k = (k + 1) & mask
+        hkey2[k] = h
+        hslot2[k] = e2
+        e2 += 1
+    st[M_ENTRIES] = e2
+    st[M_LIVE] = e2
+    st[M_USED] = e2
+    st[M_NAMES] = o2
+    st[M_CIGARS] = c2
