@@ -376,6 +376,7 @@ def simulate(out, **options):
     if not options["quiet"]:
         click.echo(f"genomekit simulate: wrote {', '.join(written.values())}", err=True)
 
+
 @cli.command("bam-qc")
 @click.argument("bams", nargs=-1, required=True, metavar="BAM...")
 @out_option("PREFIX.bam_qc.parquet (or .tsv), PREFIX.coverage_dist.parquet (or .tsv), "
