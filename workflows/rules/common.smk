@@ -146,11 +146,9 @@ def pca_args():
     return " ".join(args)
 
 
-def whole_cohort_vcf():
-    """relate and pca read one file: the cohort file, or the per-file inputs concatenated."""
-    if len(VCFS) == 1:
-        return next(iter(VCFS.values()))
-    return out("concat/cohort.bcf")
+def cohort_vcfs():
+    """The cohort file(s), in config order: relate and pca read them in turn, as one file."""
+    return list(VCFS.values())
 
 
 def final_outputs():

@@ -1,7 +1,7 @@
 rule pca:
     """Principal components of the unrelated samples (relatives would pull the axes)."""
     input:
-        vcf=whole_cohort_vcf(),
+        vcfs=cohort_vcfs(),
         excluded=out("samples/excluded.txt"),
         unrelated=out(f"{COHORT}.unrelated.txt"),
     output:
@@ -23,14 +23,14 @@ rule pca:
         mem_mb=lambda w, attempt: 8000 * attempt,
         runtime=lambda w, attempt: 120 * attempt,
     shell:
-        "genomekit pca {input.vcf} -S {input.unrelated} --exclude-samples {input.excluded}"
+        "genomekit pca {input.vcfs} -S {input.unrelated} --exclude-samples {input.excluded}"
         " {params.options} --out {params.prefix} --threads {threads} 2> {log}"
 
 
 rule pca_project:
     """Every sample with consent, relatives included, placed on the unrelated samples' PCs."""
     input:
-        vcf=whole_cohort_vcf(),
+        vcfs=cohort_vcfs(),
         excluded=out("samples/excluded.txt"),
         loadings=out(f"{COHORT}.pca_loadings.parquet"),
     output:
@@ -49,5 +49,5 @@ rule pca_project:
         mem_mb=lambda w, attempt: 4000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
     shell:
-        "genomekit pca {input.vcf} --project {input.loadings}"
+        "genomekit pca {input.vcfs} --project {input.loadings}"
         " --exclude-samples {input.excluded} --out {params.prefix} --threads {threads} 2> {log}"

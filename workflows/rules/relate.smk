@@ -1,7 +1,7 @@
 rule relate_tile:
     """KING-robust kinship of tile I of N of the sample pairs (reads the whole cohort)."""
     input:
-        vcf=whole_cohort_vcf(),
+        vcfs=cohort_vcfs(),
         excluded=out("samples/excluded.txt"),
     output:
         table=out("relate/tiles/{tile}.relate.parquet"),
@@ -22,7 +22,7 @@ rule relate_tile:
         mem_mb=lambda w, attempt: 4000 * attempt,
         runtime=lambda w, attempt: 120 * attempt,
     shell:
-        "genomekit relate {input.vcf} --exclude-samples {input.excluded}"
+        "genomekit relate {input.vcfs} --exclude-samples {input.excluded}"
         " --maf {params.maf} --min-kinship {params.min_kinship}"
         " --tile {wildcards.tile}/{params.tiles}"
         " --out {params.prefix} --threads {threads} 2> {log}"
