@@ -645,3 +645,22 @@ def _bcf_ints(values, t):
         ended = ended or v == BCF_INT_MISSING[t] + 1
         out.append(None if ended or v == BCF_INT_MISSING[t] else v)
     return out
+
+
+def bgzf_blocks(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """(deflate start, deflate end, ISIZE, CRC32, offset) of each complete BGZF block,
+    read with struct from the gzip header's BC subfield; stops at an incomplete block."""
+    import struct
+
+    out = []
+    o = 0
+    while o + 18 <= len(data):
+        (xlen,) = struct.unpack_from("<H", data, o + 10)
+        (bsize,) = struct.unpack_from("<H", data, o + 16)  # the BC subfield comes first
+        size = bsize + 1
+        if o + size > len(data):
+            break
+        crc, isize = struct.unpack_from("<II", data, o + size - 8)
+        out.append((o + 12 + xlen, o + size - 8, isize, crc, o))
+        o += size
+    return out

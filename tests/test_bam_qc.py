@@ -288,6 +288,73 @@ def test_parse_records_rejects_damage(tmp_path):
     assert status(lambda b: struct.pack_into("<I", b, cig, 10 << 4 | 9)) == kb.ERR_CIGAR_OP
 
 
+def test_bgzf_kernels_match_naive(tmp_path):
+    import zlib
+
+    from genomekit.io.bam import _libdeflate
+
+    rng = random.Random(2)
+    contigs = [("c1", 4000), ("c2", 3000), ("c3", 500)]
+    bam = write_bam(tmp_path / "r.bam", contigs, random_records(rng, contigs, 3000),
+                    index=False)
+    raw = bam.read_bytes()
+    data = np.frombuffer(raw, np.uint8).copy()
+    expect = naive.bgzf_blocks(raw)
+    assert len(expect) > 3
+    table = np.zeros((len(expect) + 5, 5), np.int64)
+    n, off, status = kb.bgzf_scan(data, 0, data.size, table)
+    assert (n, off, status) == (len(expect), data.size, kb.BGZF_OK)
+    assert [tuple(r) for r in table[:n].tolist()] == expect
+    for cut in rng.sample(range(1, data.size), 30):  # incomplete blocks wait for bytes
+        n, off, status = kb.bgzf_scan(data, 0, cut, table)
+        whole = [b for b in expect if b[1] + 8 <= cut]
+        assert (n, off, status) == (len(whole), whole[-1][1] + 8 if whole else 0, kb.BGZF_OK)
+    small = np.zeros((2, 5), np.int64)  # a full table stops the scan
+    assert kb.bgzf_scan(data, 0, data.size, small)[:2] == (2, expect[2][4])
+    bad = data.copy()
+    bad[expect[1][4]] = 0
+    assert kb.bgzf_scan(bad, 0, bad.size, table) == (1, expect[1][4], kb.BGZF_BAD_HEADER)
+    lib = _libdeflate()
+    assert lib is not None
+    n = len(expect)
+    blocks = np.array(expect, np.int64)
+    out = np.zeros(int(blocks[:, 2].sum()), np.uint8)
+    dec = lib.alloc()
+    try:
+        assert kb.bgzf_inflate(data, blocks, n, out, lib.decompress, lib.crc32, dec) == \
+            (-1, kb.BGZF_OK)
+        assert out.tobytes() == b"".join(zlib.decompress(raw[s:e], -15) for s, e, *_ in expect)
+        wrong = blocks.copy()
+        wrong[2, 3] ^= 1
+        assert kb.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec) == \
+            (2, kb.BGZF_CRC)
+        wrong = blocks.copy()
+        wrong[1, 2] += 1
+        assert kb.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec)[0] == 1
+    finally:
+        lib.free(dec)
+
+
+def test_inflate_without_the_libdeflate_binding(tmp_path, monkeypatch):
+    """The zlib/deflate-package path (when the binding is unavailable) reads the same."""
+    import genomekit.io.bam as iobam
+
+    rng = random.Random(4)
+    contigs = [("c1", 4000), ("c2", 3000), ("c3", 500)]
+    bam = write_bam(tmp_path / "r.bam", contigs, random_records(rng, contigs, 500))
+    fast = scan(bam)
+    monkeypatch.setattr(iobam, "_LIBDEFLATE", [None])
+    slow = scan(bam)
+    assert (fast.counts == slow.counts).all() and (fast.sums == slow.sums).all()
+    data = bytearray(bam.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    (tmp_path / "bad.bam").write_bytes(bytes(data))
+    for binding in ([None], []):
+        monkeypatch.setattr(iobam, "_LIBDEFLATE", binding)
+        with pytest.raises(iobam.InputError, match="corrupt BGZF block"):
+            scan(tmp_path / "bad.bam")
+
+
 OPTION_SETS = [
     command.Options(),
     command.Options(min_mapq=20),
@@ -308,7 +375,6 @@ def test_depth_kernel_matches_naive(tmp_path, monkeypatch, options):
     monkeypatch.setattr(command, "RING_SIZE", 8)
     monkeypatch.setattr(command, "MATE_SLOTS", 2)
     monkeypatch.setattr(command, "PARSE_ROWS", 5)
-    monkeypatch.setattr(iobam, "BATCH_BYTES", 700)
     monkeypatch.setattr(iobam, "READ_BYTES", 333)
     rng = random.Random(11)
     contigs = [("c1", 5000), ("chrX", 3_000_000), ("c3", 800)]
@@ -367,7 +433,7 @@ def test_depth_kernel_ring_and_batches_do_not_change_results(tmp_path, monkeypat
     big = scan(bam)
     monkeypatch.setattr(command, "RING_SIZE", 4)
     monkeypatch.setattr(command, "MATE_SLOTS", 2)
-    monkeypatch.setattr(iobam, "BATCH_BYTES", 1000)
+    monkeypatch.setattr(iobam, "READ_BYTES", 1000)
     small = scan(bam)
     assert (big.counts == small.counts).all() and (big.sums == small.sums).all()
     assert all((big.hists[t] == small.hists[t]).all() for t in big.hists)

@@ -26,20 +26,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.errors import InputError, UsageError
-from genomekit.io.bgzf import BGZF_MAX_BLOCK, inflate_block
+from genomekit.io.bgzf import inflate_block
 
 try:
     from deflate import crc32 as _crc32
 except ImportError:  # optional: zlib gives the same checksum, more slowly
     _crc32 = zlib.crc32
 
-# Uncompressed bytes per batch of blocks inflated together.
-BATCH_BYTES = 4 * 1024 * 1024
+# Compressed bytes read (and inflated as one batch) at a time.
 READ_BYTES = 1024 * 1024
 # The 28-byte empty block that ends every complete BGZF file.
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_HEADER = struct.Struct("<BBBBIBBH")  # ID1 ID2 CM FLG MTIME XFL OS XLEN
-_TRAILER = struct.Struct("<II")  # CRC32 ISIZE
 _CRAM_MAGIC = b"CRAM"
 
 
@@ -76,57 +73,95 @@ def sniff(path: str) -> str:
     """'bam', 'cram', or 'other' from the first bytes of the file."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(READ_BYTES)
+            head = fh.read(1 << 16)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=path) from None
     if head.startswith(_CRAM_MAGIC):
         return "cram"
-    if head[:4] == b"\x1f\x8b\x08\x04" and _block_size(head, 0) > 0:
+    if head[:4] == b"\x1f\x8b\x08\x04" and len(head) >= 12:
+        xlen = head[10] | head[11] << 8
         try:
-            start = zlib.decompressobj(-15).decompress(head[18:], 4)
+            start = zlib.decompressobj(-15).decompress(head[12 + xlen:], 4)
         except zlib.error:
             return "other"
         return "bam" if start.startswith(b"BAM\x01") else "other"
     return "other"
 
 
-def _block_size(data, o: int) -> int:
-    """Size of the BGZF block at data[o:]: 0 if more bytes are needed to tell, -1 if
-    the bytes there are not a BGZF block header."""
-    avail = len(data) - o
-    if avail < 12:
-        return 0 if data[o:o + 4] == b"\x1f\x8b\x08\x04"[:avail] else -1
-    id1, id2, cm, flg, _mtime, _xfl, _os, xlen = _HEADER.unpack_from(data, o)
-    if id1 != 31 or id2 != 139 or cm != 8 or not flg & 4:
-        return -1
-    if avail < 12 + xlen:
-        return 0
-    x, end = o + 12, o + 12 + xlen
-    while x + 4 <= end:
-        si1, si2, slen = data[x], data[x + 1], data[x + 2] | data[x + 3] << 8
-        if si1 == 66 and si2 == 67 and slen == 2 and x + 6 <= end:
-            size = (data[x + 4] | data[x + 5] << 8) + 1
-            return size if size >= 12 + xlen + 8 else -1
-        x += 4 + slen
-    return -1
+class _Libdeflate:
+    """libdeflate's decompressor and CRC32, as exported by the ``deflate`` package's
+    extension module, bound with ctypes so that Numba kernels can call them (pointer
+    arguments declared size_t)."""
+
+    def __init__(self):
+        import ctypes
+
+        import deflate._deflate
+
+        lib = ctypes.CDLL(deflate._deflate.__file__)
+        size_t = ctypes.c_size_t
+        self.decompress = ctypes.CFUNCTYPE(ctypes.c_int, size_t, size_t, size_t, size_t,
+                                           size_t, size_t)(("libdeflate_deflate_decompress",
+                                                            lib))
+        self.crc32 = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, size_t, size_t)(
+            ("libdeflate_crc32", lib))
+        self.alloc = lib.libdeflate_alloc_decompressor
+        self.alloc.restype = size_t
+        self.alloc.argtypes = []
+        self.free = lib.libdeflate_free_decompressor
+        self.free.restype = None
+        self.free.argtypes = [size_t]
 
 
-def _inflate(batch: list) -> tuple[np.ndarray, int, str | None]:
-    """Inflate a batch of blocks into one buffer: (bytes, compressed size, problem)."""
-    total = sum(b[4] for b in batch)
-    out = np.empty(total, np.uint8)
-    o = 0
-    for data, start, end, crc, isize, offset in batch:
+_LIBDEFLATE: list = []
+
+
+def _libdeflate() -> _Libdeflate | None:
+    """The ctypes binding, or None when the installed ``deflate`` lacks the symbols."""
+    if not _LIBDEFLATE:
         try:
-            text = inflate_block(memoryview(data)[start:end], isize)
+            _LIBDEFLATE.append(_Libdeflate())
+        except (ImportError, OSError, AttributeError):
+            _LIBDEFLATE.append(None)
+    return _LIBDEFLATE[0]
+
+
+def _inflate(batch) -> tuple[np.ndarray, int, str | None]:
+    """Inflate a batch of blocks into one buffer: (bytes, compressed size, problem)."""
+    from genomekit.kernels.bamparse import B_END, B_ISIZE, B_OFFSET, BGZF_CRC, bgzf_inflate
+
+    data, blocks, base = batch
+    out = np.empty(int(blocks[:, B_ISIZE].sum()), np.uint8)
+    size = int(blocks[-1, B_END] + 8 - blocks[0, B_OFFSET])
+    lib = _libdeflate()
+    if lib is not None:
+        dec = lib.alloc()
+        if not dec:
+            raise MemoryError("libdeflate_alloc_decompressor failed")
+        try:
+            bad, status = bgzf_inflate(data, blocks, blocks.shape[0], out, lib.decompress,
+                                       lib.crc32, dec)
+        finally:
+            lib.free(dec)
+        if bad < 0:
+            return out, size, None
+        done = int(blocks[:bad, B_ISIZE].sum())
+        why = "CRC32 mismatch" if status == BGZF_CRC else "inflate failed"
+        return out[:done], 0, (f"corrupt BGZF block at byte {base + int(blocks[bad, B_OFFSET])}"
+                               f" ({why})")
+    o = 0
+    view = memoryview(data)
+    for start, end, isize, crc, offset in blocks.tolist():
+        try:
+            text = inflate_block(view[start:end], isize)
         except Exception:
-            return out[:o], 0, f"corrupt BGZF block at byte {offset} (inflate failed)"
-        if _crc32(text) != crc or len(text) != isize:
-            return out[:o], 0, f"corrupt BGZF block at byte {offset} (CRC32 or size mismatch)"
+            text = None
+        if text is None or len(text) != isize or _crc32(text) != crc:
+            why = "inflate failed" if text is None or len(text) != isize else "CRC32 mismatch"
+            return out[:o], 0, f"corrupt BGZF block at byte {base + offset} ({why})"
         out[o:o + isize] = np.frombuffer(text, np.uint8)
         o += isize
-    # Compressed bytes: each block's deflate data, its 18-byte header and 8-byte trailer.
-    return out, sum(b[2] - b[1] + 26 for b in batch), None
+    return out, size, None
 
 
 class _Bgzf:
@@ -138,51 +173,46 @@ class _Bgzf:
         self.threads = max(1, threads)
         self.check_eof = check_eof
 
-    def _batches(self) -> Iterator[list | str]:
-        data = b""
-        o = 0
+    def _batches(self) -> Iterator[tuple | str]:
+        """(compressed bytes, block table, file offset of the bytes) per read, in order;
+        a string describes damage that ends the stream."""
+        from genomekit.kernels.bamparse import (
+            B_ISIZE,
+            BGZF_BAD_SIZE,
+            BGZF_OK,
+            bgzf_scan,
+        )
+
+        table = np.zeros((1 << 14, 5), np.int64)
+        data = np.zeros(0, np.uint8)
         base = 0  # file offset of data[0]
-        batch: list = []
-        size_in = 0
         last_isize = None
         while True:
-            size = _block_size(data, o)
-            if size == 0 or (size > 0 and len(data) - o < size):
-                more = self.fh.read(READ_BYTES)
-                if more:
-                    base += o
-                    data = data[o:] + more
-                    o = 0
-                    continue
-                if o == len(data):
+            more = self.fh.read(READ_BYTES)
+            if more:
+                data = np.concatenate([data, np.frombuffer(more, np.uint8)])
+            o = 0
+            while True:
+                n, o2, status = bgzf_scan(data, o, data.size, table)
+                if n:
+                    yield data, table[:n].copy(), base
+                    last_isize = int(table[n - 1, B_ISIZE])
+                if status != BGZF_OK:
+                    yield (f"bad BGZF block at byte {base + o2} (size over 64 KiB)"
+                           if status == BGZF_BAD_SIZE else
+                           f"not BGZF data at byte {base + o2}")
+                    return
+                o = o2
+                if n < table.shape[0]:
                     break
-                if batch:
-                    yield batch
-                yield (f"truncated BGZF block at byte {base + o}: the file ends "
-                       f"{max(size, 12) - (len(data) - o)} bytes early" if size > 0 else
-                       f"truncated BGZF data at byte {base + o}")
-                return
-            if size < 0:
-                if batch:
-                    yield batch
-                yield f"not BGZF data at byte {base + o}"
-                return
-            crc, isize = _TRAILER.unpack_from(data, o + size - 8)
-            xlen = data[o + 10] | data[o + 11] << 8
-            if isize > BGZF_MAX_BLOCK:
-                if batch:
-                    yield batch
-                yield f"bad BGZF block at byte {base + o} (size {isize})"
-                return
-            batch.append((data, o + 12 + xlen, o + size - 8, crc, isize, base + o))
-            size_in += isize
-            last_isize = isize
-            o += size
-            if size_in >= BATCH_BYTES:
-                yield batch
-                batch, size_in = [], 0
-        if batch:
-            yield batch
+            data = data[o:]
+            base += o
+            if not more:
+                break
+        if data.size:
+            yield (f"truncated BGZF data at byte {base}: the file ends inside a block "
+                   f"({data.size} bytes of it present)")
+            return
         if self.check_eof and last_isize != 0:
             yield ("no BGZF end-of-file block: the file is truncated" if last_isize else
                    "empty file")
