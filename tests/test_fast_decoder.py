@@ -424,18 +424,25 @@ def test_truncated_plain_gzip(tmp_path):
 
 
 def test_open_reader_engines(make_cohort, tmp_path):
+    from genomekit.io.fastbcf import FastBcfReader
+
     paths = make_cohort("fast_bcf", n_samples=20, n_sites=50, seed=3, bcf=True)
     vcf, bcf = paths["vcf"], paths["bcf"]
     assert isinstance(open_reader(vcf), FastVcfReader)
     assert isinstance(open_reader(vcf, engine="fast"), FastVcfReader)
     assert isinstance(open_reader(vcf, engine="cyvcf2"), VcfReader)
-    assert isinstance(open_reader(bcf), VcfReader)
+    assert isinstance(open_reader(bcf), FastBcfReader)
     region = [Region("chr1", 1, 10**9)]
-    assert isinstance(open_reader(vcf, regions=region), VcfReader)
+    assert isinstance(open_reader(vcf, regions=region), FastVcfReader)
+    assert isinstance(open_reader(bcf, regions=region, engine="fast"), FastBcfReader)
+    # Regions on text that is not BGZF: htslib's business (it asks for an index).
+    plain = tmp_path / "plain.vcf"
+    with gzip.open(vcf, "rb") as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with pytest.raises(InputError, match="need an index"):
+        open_reader(str(plain), regions=region)
     with pytest.raises(UsageError):
-        open_reader(bcf, engine="fast")
-    with pytest.raises(UsageError):
-        open_reader(vcf, engine="fast", regions=region)
+        open_reader(str(plain), engine="fast", regions=region)
     with pytest.raises(UsageError):
         open_reader(vcf, engine="turbo")
     with pytest.raises(InputError):

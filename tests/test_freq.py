@@ -352,17 +352,18 @@ def test_allele_index_past_127_is_reported_not_wrapped(tmp_path):
     assert r.returncode == 1 and "chrY:3000000" in r.stderr and "allele" in r.stderr
 
 
-@pytest.mark.parametrize("which", ["cohort", "edge"])
+@pytest.mark.parametrize("which", ["cohort", "edge", "cohort_bcf"])
 def test_engines_give_identical_tables(cohort, tmp_path, which):
-    path, pops = (cohort["vcf"], cohort["pops"]) if which == "cohort" else (EDGE, EDGE_POPS)
+    path, pops = {"cohort": (cohort["vcf"], cohort["pops"]), "edge": (EDGE, EDGE_POPS),
+                  "cohort_bcf": (cohort["bcf"], cohort["pops"])}[which]
     fast = run_freq(path, tmp_path, "fast", pops_file=str(pops), engine="fast", threads=2)
     slow = run_freq(path, tmp_path, "slow", pops_file=str(pops), engine="cyvcf2")
     assert fast.height > 0
     assert_frame_equal(fast, slow)
 
 
-def test_engine_fast_refuses_bcf(cohort, tmp_path):
-    r = cli("freq", cohort["bcf"], "-o", str(tmp_path / "x"), "--engine", "fast")
+def test_engine_fast_refuses_regions_on_plain_text(tmp_path):
+    r = cli("freq", str(EDGE), "-o", str(tmp_path / "x"), "--engine", "fast", "-r", "chr1:1-100")
     assert r.returncode == 2 and "--engine fast cannot read" in r.stderr
 
 

@@ -1,4 +1,4 @@
-"""Decompressed text of a VCF file (BGZF, plain gzip or uncompressed) as numpy buffers.
+"""Decompressed bytes of a VCF or BCF file (BGZF, plain gzip or uncompressed) as numpy buffers.
 
 BGZF (SAM/BAM spec, section 4.1) is a series of gzip members of at most 64 KiB
 each, whose header carries the member's size in a 'BC' extra subfield and whose
@@ -8,8 +8,11 @@ package) when installed, else zlib, into one large buffer; htslib does the same
 and also checks each block's CRC32, as done here. Both deflate (from 0.9) and
 zlib release the GIL while inflating, so batches inflate in parallel on threads.
 
-``TextSource`` yields uint8 buffers that hold whole lines only: a line cut by a
-buffer boundary is carried over to the next buffer.
+``ByteSource`` yields the decompressed bytes as uint8 buffers, cut anywhere;
+``TextSource`` yields buffers that hold whole lines only: a line cut by a
+buffer boundary is carried over to the next buffer. Both can start at a BGZF
+virtual offset (``coffset << 16 | uoffset``, from a .tbi or .csi index) and stop
+after a given block, to read one region of an indexed file.
 """
 
 from __future__ import annotations
@@ -54,6 +57,15 @@ def sniff(path: str) -> str:
     except zlib.error:
         start = b""
     return "bcf" if start.startswith(b"BCF") else kind
+
+
+def container(path: str) -> str:
+    """The compression of ``path`` whatever it holds: 'bgzf', 'gzip' or 'plain'."""
+    with open(path, "rb") as fh:
+        head = fh.read(READ_BYTES)
+    if not head.startswith(_GZIP_MAGIC):
+        return "plain"
+    return "bgzf" if _block_size(head, 0) > 0 else "gzip"
 
 
 def _block_size(data, o: int) -> int:
@@ -126,65 +138,67 @@ def _inflate_batch(batch: _Batch) -> tuple[np.ndarray, str | None]:
     return out[:o], None
 
 
-class TextSource:
-    """The text of a VCF, VCF.gz (BGZF or plain gzip) file as buffers of whole lines.
+class ByteSource:
+    """The decompressed bytes of a file (BGZF, plain gzip or uncompressed) as buffers.
 
-    Iterating yields uint8 arrays, each holding one or more complete lines,
-    every line ending with ``\\n`` (one is added after a last line that lacks
-    it). Damaged compressed data raises InputError after the buffers that
-    precede the damage. With ``threads`` > 1, BGZF blocks are inflated on a
-    thread pool, in order.
+    Iterating yields uint8 arrays, cut at arbitrary points. Damaged compressed
+    data raises InputError after the buffers that precede the damage. With
+    ``threads`` > 1, BGZF blocks are inflated on a thread pool, in order.
+
+    ``start`` (a BGZF virtual offset) begins the bytes there, and ``stop_block``
+    (a compressed offset) ends them after the block that begins at that offset;
+    both need a BGZF file. A read that starts inside the file begins with small
+    buffers that grow, so that a short region costs little.
     """
 
-    def __init__(self, path: str, *, threads: int = 1, batch_bytes: int | None = None):
+    def __init__(self, path: str, *, threads: int = 1, batch_bytes: int | None = None,
+                 start: int | None = None, stop_block: int | None = None):
         self.path = path
-        self.kind = sniff(path)
-        if self.kind == "bcf":
-            raise InputError("BCF input is not VCF text", file=path,
-                             hint="read it with the cyvcf2 engine")
         self.threads = max(1, threads)
         self.batch_bytes = batch_bytes or BATCH_BYTES
+        self.compression = container(path)
+        if (start is not None or stop_block is not None) and self.compression != "bgzf":
+            raise ValueError("virtual offsets need a BGZF file")
+        self.start = start
+        self.stop_block = stop_block
+        # Set when the bytes ended at stop_block rather than at the end of the file.
+        self.hit_stop = False
         self._fh = open(path, "rb")
 
     def close(self) -> None:
         self._fh.close()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        from genomekit.kernels.vcfparse import first_newline, last_newline
-
-        carry: list[np.ndarray] = []
         for raw, error in self._raw_buffers():
             if raw.size:
-                cut = last_newline(raw, 0, raw.size)
-                if cut < 0:
-                    carry.append(raw)
-                else:
-                    begin = 0
-                    if carry:
-                        # The line cut by the previous boundary, made whole.
-                        head = first_newline(raw, 0, raw.size)
-                        carry.append(raw[:head + 1])
-                        yield np.concatenate(carry)
-                        carry = []
-                        begin = head + 1
-                    if cut + 1 > begin:
-                        yield raw[begin:cut + 1]
-                    if cut + 1 < raw.size:
-                        carry.append(raw[cut + 1:])
+                yield raw
             if error is not None:
-                raise InputError(error, file=self.path,
-                                 hint="the file is damaged; recompress it from a good copy")
-        if carry:
-            carry.append(np.array([10], np.uint8))
-            yield np.concatenate(carry)
+                raise self._damage(error)
+
+    def _damage(self, error: str) -> InputError:
+        return InputError(error, file=self.path,
+                          hint="the file is damaged; recompress it from a good copy")
 
     def _raw_buffers(self) -> Iterator[tuple[np.ndarray, str | None]]:
-        if self.kind == "plain":
+        if self.compression == "plain":
             yield from self._plain()
-        elif self.kind == "gzip":
+        elif self.compression == "gzip":
             yield from self._gzip()
         else:
-            yield from self._bgzf()
+            skip = 0
+            if self.start is not None:
+                self._fh.seek(self.start >> 16)
+                skip = self.start & 0xFFFF
+            for raw, error in self._bgzf():
+                if skip:
+                    if raw.size < skip and error is None:
+                        raw, error = raw[:0], (f"index offset {self.start} points past the "
+                                               "end of its BGZF block")
+                    raw = raw[skip:]
+                    skip = 0
+                yield raw, error
+                if error is not None:
+                    return
 
     def _plain(self):
         while True:
@@ -263,12 +277,17 @@ class TextSource:
         """Batches of blocks in file order; a string describes damage that ends the file."""
         data = b""
         o = 0
-        base = 0  # file offset of data[0]
+        base = self._fh.tell()  # file offset of data[0]
+        # A read from inside the file (a region) starts small and doubles.
+        target = self.batch_bytes if self.start is None else min(self.batch_bytes, 1 << 16)
         batch = _Batch()
         while True:
+            if self.stop_block is not None and base + o > self.stop_block:
+                self.hit_stop = True
+                break
             size = _block_size(data, o)
             if size == 0 or (size > 0 and len(data) - o < size):
-                more = self._fh.read(READ_BYTES)
+                more = self._fh.read(READ_BYTES if self.start is None else target)
                 if more:
                     base += o
                     data = data[o:] + more
@@ -295,11 +314,59 @@ class TextSource:
             batch.blocks.append((data, o + 12 + xlen, o + size - 8, crc, isize, base + o))
             batch.isize += isize
             o += size
-            if batch.isize >= self.batch_bytes:
+            if batch.isize >= target:
                 yield batch
                 batch = _Batch()
+                target = min(self.batch_bytes, 2 * target)
         if batch.blocks:
             yield batch
+
+
+class TextSource(ByteSource):
+    """The text of a VCF, VCF.gz (BGZF or plain gzip) file as buffers of whole lines.
+
+    Iterating yields uint8 arrays, each holding one or more complete lines,
+    every line ending with ``\\n`` (one is added after a last line that lacks
+    it, unless the bytes end at ``stop_block``, where a line cut by the end
+    belongs to blocks not read). Other arguments are ``ByteSource``'s.
+    """
+
+    def __init__(self, path: str, *, threads: int = 1, batch_bytes: int | None = None,
+                 start: int | None = None, stop_block: int | None = None):
+        self.kind = sniff(path)
+        if self.kind == "bcf":
+            raise InputError("BCF input is not VCF text", file=path,
+                             hint="read it with the cyvcf2 engine")
+        super().__init__(path, threads=threads, batch_bytes=batch_bytes, start=start,
+                         stop_block=stop_block)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        from genomekit.kernels.vcfparse import first_newline, last_newline
+
+        carry: list[np.ndarray] = []
+        for raw, error in self._raw_buffers():
+            if raw.size:
+                cut = last_newline(raw, 0, raw.size)
+                if cut < 0:
+                    carry.append(raw)
+                else:
+                    begin = 0
+                    if carry:
+                        # The line cut by the previous boundary, made whole.
+                        head = first_newline(raw, 0, raw.size)
+                        carry.append(raw[:head + 1])
+                        yield np.concatenate(carry)
+                        carry = []
+                        begin = head + 1
+                    if cut + 1 > begin:
+                        yield raw[begin:cut + 1]
+                    if cut + 1 < raw.size:
+                        carry.append(raw[cut + 1:])
+            if error is not None:
+                raise self._damage(error)
+        if carry and not self.hit_stop:
+            carry.append(np.array([10], np.uint8))
+            yield np.concatenate(carry)
 
 
 def _join(parts: list[bytes]) -> np.ndarray:

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from genomekit.errors import InputError, UsageError
-from genomekit.io.bgzf import TextSource, sniff
+from genomekit.io.bgzf import TextSource, container, sniff
+from genomekit.io.index import TABIX_VCF, Index, find_index, load_index, parse_region
 from genomekit.io.vcf import (
     CHUNK_BYTES,
     MAX_CHUNK_VARIANTS,
@@ -46,20 +47,34 @@ _HINT = "fix the record, or check the file with 'bcftools view'"
 
 
 def unsupported_reason(path: str, *, regions: Sequence[Region] | None = None) -> str | None:
-    """Why ``FastVcfReader`` cannot read ``path`` (None when it can).
+    """Why neither fast reader (VCF text or BCF) can read ``path`` (None when one can).
 
     Raises InputError when the file does not exist, as ``VcfReader`` does.
     """
     if not os.path.exists(path):
         raise InputError("no such file", file=path, hint="check the path")
-    if regions:
-        return "region queries (-r/-R) need the cyvcf2 engine"
     try:
         kind = sniff(path)
     except OSError as e:
         raise InputError(f"cannot read the file ({e.strerror})", file=path) from None
     if kind == "bcf":
-        return "BCF input needs the cyvcf2 engine"
+        from genomekit.io.fastbcf import unsupported_reason as bcf_reason
+
+        return bcf_reason(path, regions=regions)
+    if regions:
+        if container(path) != "bgzf":
+            return "region queries need a BGZF-compressed (bgzip) VCF"
+        if path.endswith((".bcf", ".bcf.gz")):
+            # cyvcf2 picks its region reader by the file name.
+            return "region queries on VCF text need a file name not ending in .bcf"
+        found = find_index(path, text=True)
+        if found is not None:
+            try:
+                index = Index(found)
+            except InputError:
+                return "the index is unreadable"
+            if index.tabix is None or tuple(index.tabix) != TABIX_VCF or index.names is None:
+                return "the index was not made with the VCF preset"
     return None
 
 
@@ -67,10 +82,10 @@ class FastVcfReader:
     """A VCF or VCF.gz file opened for chunked reading of genotypes.
 
     Same arguments, attributes and chunks as ``VcfReader`` (columns in the
-    order of ``samples`` as given). ``regions`` and BCF input are not supported (UsageError): use
-    ``open_reader``, which picks ``VcfReader`` for them. ``threads`` > 1
-    inflates and decodes on that many worker threads; chunks are the same
-    whatever the number.
+    order of ``samples`` as given). BCF input is not supported (UsageError):
+    ``open_reader`` picks ``FastBcfReader`` for it. ``threads`` > 1 inflates
+    and decodes on that many worker threads; chunks are the same whatever
+    the number.
     """
 
     def __init__(self, path: str, *, samples: Sequence[str] | None = None,
@@ -79,6 +94,8 @@ class FastVcfReader:
         import cyvcf2
 
         reason = unsupported_reason(path, regions=regions)
+        if reason is None and sniff(path) == "bcf":
+            reason = "BCF input is not VCF text"
         if reason is not None:
             raise UsageError(f"the fast VCF decoder cannot read {path}: {reason}",
                              hint="use the cyvcf2 engine")
@@ -106,7 +123,16 @@ class FastVcfReader:
         declared = _format_ids(raw_header)
         self.format_fields = [f for f in format_fields if f in declared]
         self.missing_format_fields = [f for f in format_fields if f not in declared]
-        self.regions = None
+        self.regions = list(regions) if regions else None
+        self._index: Index | None = None
+        if self.regions:
+            if _index_path(path) is None:
+                how = ("compress it with 'bgzip' and run 'bcftools index' on the .vcf.gz"
+                       if path.endswith(".vcf") else f"run 'bcftools index {path}'")
+                raise InputError("region queries need an index, and none was found", file=path,
+                                 hint=f"{how}, or drop -r/-R")
+            self._index = load_index(path, text=True)
+            self._index_tid = {name: i for i, name in enumerate(self._index.names or [])}
         self.threads = max(1, threads)
         self._verbose = verbose
         self.last_chrom: str | None = None
@@ -149,10 +175,10 @@ class FastVcfReader:
              and fmt_types[n] == "Integer" else k.ROLE_NONE for n in names], dtype=np.int8)
 
     def expected_records(self) -> int | None:
-        """Number of records from the index, for progress; None without an index."""
+        """Number of records from the index, for progress; None without an index or with regions."""
         import cyvcf2
 
-        if _index_path(self.path) is None:
+        if self.regions or _index_path(self.path) is None:
             return None
         try:
             vcf = cyvcf2.VCF(self.path)
@@ -184,8 +210,11 @@ class FastVcfReader:
         if chunk_variants is None:
             chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
         self.close()
-        self._source = TextSource(self.path, threads=self.threads)
-        groups = self._line_groups(self._source, chunk_variants)
+        if self.regions:
+            groups = self._region_groups(chunk_variants)
+        else:
+            self._source = TextSource(self.path, threads=self.threads)
+            groups = self._line_groups(self._source, chunk_variants)
         try:
             yield from self._chunks(groups)
         finally:
@@ -278,6 +307,73 @@ class FastVcfReader:
                              hint="give a VCF file with a complete header")
         if pieces:
             yield pieces
+
+    def _region_groups(self, chunk_variants: int):
+        """Lists of (buffer, line starts) holding ``chunk_variants`` records each,
+        of the records of each region, as VcfReader reads them."""
+        from genomekit.io.fastbcf import group_runs
+
+        self._header_bytes = self._read_header()
+        yield from group_runs(self._region_runs(), chunk_variants)
+
+    def _read_header(self) -> bytes:
+        source = TextSource(self.path, batch_bytes=1 << 20)
+        header = _HeaderReader()
+        try:
+            for buf in source:
+                header.feed(buf)
+                if header.done:
+                    return header.text()
+        except InputError as e:
+            raise _SourceError(e, None) from None
+        finally:
+            source.close()
+        raise InputError("no #CHROM header line", file=self.path,
+                         hint="give a VCF file with a complete header")
+
+    def _region_runs(self):
+        """(buffer, line starts) of runs of consecutive lines to keep, region by region."""
+        from genomekit.io.fastbcf import _runs
+        from genomekit.kernels.tabix import region_codes
+        from genomekit.kernels.vcfparse import line_starts
+
+        end_word = np.frombuffer(b"END=", np.uint8)
+        semi_end_word = np.frombuffer(b";END=", np.uint8)
+        batch = 65536
+        for region in self.regions:
+            query = parse_region(region, lambda name: self._index_tid.get(name, -1))
+            if query is None:
+                continue
+            tid, beg, end = query
+            span = self._index.query(tid, beg, end)
+            if span is None:
+                continue
+            name = np.frombuffer(self._index.names[tid].encode("latin-1"), np.uint8)
+            first = region.start if region.start is not None else -(1 << 62)
+            last = region.end if region.end is not None else 1 << 62
+            self._source = TextSource(self.path, threads=self.threads, start=span[0],
+                                      stop_block=span[1] >> 16)
+            try:
+                done = False
+                for buf in self._source:
+                    pos = 0
+                    while pos < buf.size and not done:
+                        starts = np.empty(batch + 1, np.int64)
+                        n = line_starts(buf, pos, buf.size, batch, starts)
+                        st = starts[:n + 1]
+                        codes = np.empty(n, np.int8)
+                        kept = region_codes(buf, st, name, beg, end, first, last, end_word,
+                                            semi_end_word, codes)
+                        yield from _runs(buf, st, codes[:kept] == 1)
+                        done = kept < n
+                        pos = int(starts[n])
+                    if done:
+                        break
+            except InputError as e:
+                raise _SourceError(e, None) from None
+            finally:
+                self._source.close()
+                self._source = None
 
     def _decode(self, pieces: list, index: int):
         """Decode one chunk; returns (chunk, contigs added to the header)."""
