@@ -282,6 +282,60 @@ def release(tables, out, fmt, quiet, **options):
 
 
 @cli.command()
+@click.argument("vcf", metavar="VCF")
+@click.argument("bams", nargs=-1, metavar="BAM...")
+@out_option("PREFIX.fingerprint.parquet (or .tsv), PREFIX.fingerprint.json and, with "
+            "--all-pairs, PREFIX.fingerprint_pairs.parquet (or .tsv)")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False), metavar="TSV",
+              help="SAMPLE<TAB>BAM lines: BAMs and the sample each is declared to be "
+              "(default: the SM of the BAM's read groups).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), metavar="FASTA",
+              help="Reference for CRAM files.")
+@click.option("--maf", type=float, default=0.05, show_default=True,
+              help="Fingerprint sites: biallelic autosomal SNVs with at least this MAF.")
+@click.option("--min-call-rate", type=float, default=0.9, show_default=True,
+              help="Fingerprint sites: share of samples with a complete diploid call.")
+@click.option("--max-sites", type=int, default=20_000, show_default=True,
+              help="Use at most this many sites (a fixed pseudo-random subset).")
+@click.option("--min-mapq", type=int, default=20, show_default=True,
+              help="Skip reads with a lower mapping quality.")
+@click.option("--min-baseq", type=int, default=13, show_default=True,
+              help="Skip bases with a lower base quality (samtools mpileup -Q).")
+@click.option("--error-rate", type=float, default=0.01, show_default=True,
+              help="Per-base error rate of the genotype likelihoods.")
+@click.option("--geno-error", type=float, default=0.01, show_default=True,
+              help="Chance that a VCF genotype is wrong, in the LOD.")
+@click.option("--min-depth", type=int, default=5, show_default=True,
+              help="Hard-call the BAM at sites with this many REF+ALT reads (discordance).")
+@click.option("--min-margin", type=float, default=1.0, show_default=True,
+              help="... and a best genotype this many log10 units above the second.")
+@click.option("--lod-threshold", type=float, default=5.0, show_default=True,
+              help="LOD at or above: the reads are the sample's; at or below minus: not.")
+@click.option("--max-contamination", type=float, default=0.03, show_default=True,
+              help="Flag BAMs whose contamination estimate is at least this.")
+@click.option("--all-pairs", is_flag=True,
+              help="Also write the LOD and discordance of every BAM against every sample.")
+@selection_options
+@format_option
+@run_options
+def fingerprint(vcf, bams, out, fmt, quiet, **options):
+    """Check that each BAM is the sample it is declared to be: swaps and contamination.
+
+    Compares base counts at common SNPs of the cohort VCF with every sample's genotypes
+    (as Picard CrosscheckFingerprints and bcftools gtcheck do).
+    """
+    from genomekit.commands import fingerprint as command
+
+    summary = command.run(vcf, list(bams), out, fmt=fmt, quiet=quiet,
+                          command_line=_command_line(), **options)
+    if not quiet:
+        results = ", ".join(f"{n} {r}" for r, n in summary["results"].items())
+        click.echo(f"genomekit fingerprint: {summary['n_bams']} BAMs, {summary['sites']['used']} "
+                   f"sites: {results}; {len(summary['contaminated'])} contaminated -> "
+                   f"{', '.join(summary['outputs'])}", err=True)
+
+
+@cli.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="VCF...")
 @out_option("PREFIX.pca_scores.parquet (or .tsv), PREFIX.pca_eigenval.tsv, "
             "PREFIX.pca_loadings.parquet (or .tsv) and PREFIX.pca.json; with --project, "

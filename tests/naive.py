@@ -372,6 +372,69 @@ def ld_thin(dosages, pos, window, r2_max):
     return kept
 
 
+def fingerprint_loglik(ref, alt, error):
+    """[[log10 P(reads | g) for g in 0, 1, 2] per site], reads being REF/ALT base counts."""
+    out = []
+    for r, a in zip(ref, alt):
+        p_alt = [error, 0.5, 1 - error]
+        out.append([r * math.log10(1 - q) + a * math.log10(q) for q in p_alt])
+    return out
+
+
+def fingerprint_calls(gl, depth, min_depth, min_margin):
+    """Hard calls: the best genotype when depth and its lead over the runner-up suffice, else -1."""
+    calls = []
+    for row, d in zip(gl, depth):
+        order = sorted(range(3), key=lambda g: (-row[g], g))
+        ok = d >= min_depth and row[order[0]] - row[order[1]] >= min_margin
+        calls.append(order[0] if ok else -1)
+    return calls
+
+
+def fingerprint_compare(gl, depth, calls, dosage, alt_freq, geno_error):
+    """Per sample (lod, n_lod, n_compared, n_discordant); dosage is [site][sample], -1 missing.
+
+    LOD = Σ log10 [((1-δ) P(reads|d) + δ P(reads|cohort)) / P(reads|cohort)] over sites with
+    reads, P(reads|cohort) = Σ_g HWE(g; p) P(reads|g).
+    """
+    n_samples = len(dosage[0]) if dosage else 0
+    out = []
+    for s in range(n_samples):
+        lod, n_lod, n_cmp, n_disc = 0.0, 0, 0, 0
+        for i, row in enumerate(gl):
+            d = dosage[i][s]
+            if d < 0:
+                continue
+            p = alt_freq[i]
+            like = [10 ** x for x in row]
+            cohort = (1 - p) ** 2 * like[0] + 2 * p * (1 - p) * like[1] + p * p * like[2]
+            if depth[i] > 0:
+                lod += math.log10(((1 - geno_error) * like[d] + geno_error * cohort) / cohort)
+                n_lod += 1
+            if calls[i] >= 0:
+                n_cmp += 1
+                n_disc += calls[i] != d
+        out.append((lod, n_lod, n_cmp, n_disc))
+    return out
+
+
+def fingerprint_contamination(ref, alt, other, dosage, alt_freq):
+    """(estimate, sites): c = (Σx - e3 Σn) / Σ n q over homozygous sites with reads, clipped to
+    [0, 1]; x the reads of the allele the sample lacks, q its cohort frequency, e3 = Σ other /
+    (2 Σ (n + other)). NaN when no site qualifies."""
+    rows = [(r, a, o, d, p) for r, a, o, d, p in zip(ref, alt, other, dosage, alt_freq)
+            if d in (0, 2) and r + a > 0]
+    if not rows:
+        return float("nan"), 0
+    x = sum(a if d == 0 else r for r, a, o, d, p in rows)
+    n = sum(r + a for r, a, o, d, p in rows)
+    nq = sum((r + a) * (p if d == 0 else 1 - p) for r, a, o, d, p in rows)
+    if nq == 0:
+        return float("nan"), len(rows)
+    e3 = sum(o for r, a, o, d, p in rows) / (2 * sum(r + a + o for r, a, o, d, p in rows))
+    return min(max((x - e3 * n) / nq, 0.0), 1.0), len(rows)
+
+
 # --- BAM records, flag counts and depth (kernels.bamparse, kernels.coverage) -------------
 
 BAM_CONSUMES_REF = {0, 2, 3, 7, 8}  # M D N = X
