@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from genomekit.commands import fingerprint as command
 from genomekit.kernels import fingerprint as kf
 from tests import naive
-from tests.conftest import assert_one_error_line, cli
+from tests.conftest import assert_one_error_line, cli, need_tool
 
 # Kernels against the plain-Python reference ---------------------------------------------
 
@@ -201,6 +201,36 @@ def test_counts_match_samtools_mpileup(bams, tmp_path):
             other = sum(b.count(x) for x in "ACGT") - ref - alt
             assert (ref, alt, other) == (got.ref[k], got.alt[k], got.other[k]), (c, p, b)
         assert got.other.sum() > 0 and got.alt.sum() > 0
+
+
+def test_best_match_agrees_with_bcftools_gtcheck(bams, tmp_path):
+    """bcftools mpileup + call genotype each BAM at the panel; gtcheck's least discordant
+    cohort sample is our best-matching sample, and the two swapped BAMs point at each other."""
+    import subprocess
+
+    bcftools = need_tool("bcftools")
+    from genomekit.commands._common import open_input
+
+    table, _ = _fingerprint(bams, tmp_path)
+    reader, _ = open_input(bams["vcf"])
+    panel = command.select_panel(reader, command.Settings(), 1, True)
+    sites = tmp_path / "sites.tsv"
+    sites.write_text("".join(f"{c}\t{p}\n" for c, p in zip(panel.chrom, panel.pos)))
+    for row in table.to_dicts():
+        query = tmp_path / f"{row['declared_sample']}.vcf.gz"
+        pileup = subprocess.run([bcftools, "mpileup", "-f", bams["sim"].reference, "-T",
+                                 str(sites), "-a", "AD", "-Ou", row["bam"]],
+                                capture_output=True, check=True).stdout
+        subprocess.run([bcftools, "call", "-m", "-Oz", "-o", str(query)], input=pileup,
+                       capture_output=True, check=True)
+        subprocess.run([bcftools, "index", str(query)], check=True)
+        out = subprocess.run([bcftools, "gtcheck", "-g", bams["vcf"], str(query)],
+                             capture_output=True, text=True, check=True).stdout
+        dc = [line.split("\t") for line in out.splitlines() if line.startswith("DC\t")]
+        best = min(dc, key=lambda f: float(f[3]))
+        assert best[2] == row["best_sample"], (row["bam"], best)
+    swapped = table.filter(pl.col("swap"))
+    assert sorted(swapped["best_sample"]) == sorted(SWAP)
 
 
 def _pileup_bases(text: str) -> str:
