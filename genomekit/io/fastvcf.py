@@ -72,7 +72,7 @@ def unsupported_reason(path: str, *, regions: Sequence[Region] | None = None) ->
             try:
                 index = Index(found)
             except InputError:
-                return "the index is unreadable"
+                return None  # the reader says what is wrong with it
             if index.tabix is None or tuple(index.tabix) != TABIX_VCF or index.names is None:
                 return "the index was not made with the VCF preset"
     return None
