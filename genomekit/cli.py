@@ -98,9 +98,9 @@ def selection_options(func):
                      help="Samples to exclude (e.g. withdrawn consent); they contribute nothing."),
         click.option("--engine", type=click.Choice(["auto", "fast", "cyvcf2"]), default="auto",
                      show_default=True,
-                     help="Genotype decoder: fast (VCF text parsed directly), cyvcf2 (htslib), "
-                          "or auto: fast where it applies (whole VCF/VCF.gz), else cyvcf2. "
-                          "Results are identical."),
+                     help="Genotype decoder: fast (VCF text and BCF decoded directly, regions "
+                          "through the index), cyvcf2 (htslib), or auto: fast where it applies, "
+                          "else cyvcf2. Results are identical."),
     ]
     for option in reversed(options):
         func = option(func)
