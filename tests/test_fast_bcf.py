@@ -156,6 +156,15 @@ def test_thread_counts_and_records_across_buffers(make_cohort, monkeypatch):
         reader.close()
 
 
+def test_without_index(make_cohort, tmp_path):
+    paths = make_cohort("fast_half_calls", bcf=True, **COHORTS["half_calls"])
+    bare = tmp_path / "bare.bcf"
+    bare.write_bytes(Path(paths["bcf"]).read_bytes())  # no .csi next to it
+    got, want = read_both(bare, 33)
+    assert_same(got, want)
+    assert FastBcfReader(str(bare)).expected_records() is None
+
+
 def test_uncompressed_bcf(make_cohort, tmp_path):
     paths = make_cohort("fast_phased", bcf=True, **COHORTS["phased"])
     level0 = to_bcf(paths["vcf"], str(tmp_path / "level0.bcf"), compressed=False)

@@ -276,6 +276,22 @@ def test_region_needs_an_index(spans, tmp_path):
         open_reader(str(odd), regions=region, engine="fast")
 
 
+def test_damage_inside_a_region(spans, tmp_path):
+    for kind in ("tbi", "bcf"):
+        path = spans[kind]
+        cut = tmp_path / os.path.basename(path)
+        data = open(path, "rb").read()
+        cut.write_bytes(data[:len(data) * 3 // 4])
+        ext = ".tbi" if kind == "tbi" else ".csi"
+        shutil.copy(path + ext, str(cut) + ext)
+        reader = reader_for(str(cut), regions=[Region("2")])
+        with pytest.raises(InputError, match="truncated") as err:
+            list(reader.chunks(50))
+        assert err.value.file == str(cut)
+        # A region before the damage reads as from the whole file.
+        assert compare(str(cut), [Region("1", 1, 100000)]) > 0
+
+
 def test_freq_regions_engines_identical(cohort, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("chr1\t0\t300000\nchrX\t2000000\t3000000\nchr2\t100000\t200000\n")
