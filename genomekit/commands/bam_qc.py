@@ -299,6 +299,7 @@ class _Scan:
         self.hist = np.zeros(kc.HIST_SIZE, np.int64)
         self.rhist = np.zeros(kc.HIST_SIZE, np.int64)
         self._new_mates(MATE_SLOTS, MATE_SLOTS // 2, 32 * MATE_SLOTS, 4 * MATE_SLOTS)
+        self.bloom = np.zeros(1 << 12, np.int32)
         self.found = np.zeros(n_ref, bool)
         self.sums = np.zeros(n_ref, np.int64)
         self.hists: dict[int, np.ndarray] = {}
@@ -389,7 +390,7 @@ class _Scan:
                 status, i = kc.accumulate(
                     buf, self.recs, n, i, self.st, self.opt, self.counts, self.ring,
                     self.dep, self.hist, self.rhist, *self._regs[:5], self.hkey, self.hslot,
-                    self.ents, self.npool, self.cpool)
+                    self.ents, self.npool, self.cpool, self.bloom)
                 if status == kc.DONE:
                     break
                 if status == kc.NEW_CONTIG:
@@ -437,6 +438,7 @@ class _Scan:
                   kc.M_CIGARS):
             st[k] = 0
         self.hslot.fill(-1)
+        self.bloom.fill(0)
         st[kc.S_LENGTH] = self.lengths[tid] if tid >= 0 else 0
         self._regs = self.contig_regions.get(tid, (self._none,) * 6)
 

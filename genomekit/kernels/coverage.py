@@ -108,9 +108,9 @@ C_SUM_MAPQ = 16  # MAPQ summed over primary mapped records
 N_COUNTS = 17
 
 # Columns of the mate entries table ``ents``.
-E_START, E_END, E_NCIGAR, E_CIGAR, E_NAME, E_NAMELEN = range(6)
-N_ENTRY = 6
-EMPTY, DELETED = -1, -2
+E_START, E_END, E_NCIGAR, E_CIGAR, E_NAME, E_NAMELEN, E_QKEY = range(7)
+N_ENTRY = 7
+EMPTY = -1
 
 
 def new_state() -> np.ndarray:
@@ -124,39 +124,39 @@ def new_state() -> np.ndarray:
 @jit
 def count_flags(counts, flag, tid, mtid, mapq):
     """Add one record to the flag counts, as samtools flagstat counts it."""
-    c = counts[1 if flag & QCFAIL else 0]
-    c[C_TOTAL] += 1
+    w = 1 if flag & QCFAIL else 0
+    counts[w, C_TOTAL] += 1
     if flag & SECONDARY:
-        c[C_SECONDARY] += 1
+        counts[w, C_SECONDARY] += 1
     elif flag & SUPPLEMENTARY:
-        c[C_SUPP] += 1
+        counts[w, C_SUPP] += 1
     else:
-        c[C_PRIMARY] += 1
+        counts[w, C_PRIMARY] += 1
         if flag & PAIRED:
-            c[C_PAIRED] += 1
+            counts[w, C_PAIRED] += 1
             if flag & PROPER and not flag & UNMAP:
-                c[C_PROPER] += 1
+                counts[w, C_PROPER] += 1
             if flag & READ1:
-                c[C_READ1] += 1
+                counts[w, C_READ1] += 1
             if flag & READ2:
-                c[C_READ2] += 1
+                counts[w, C_READ2] += 1
             if flag & MUNMAP and not flag & UNMAP:
-                c[C_SINGLETON] += 1
+                counts[w, C_SINGLETON] += 1
             if not flag & UNMAP and not flag & MUNMAP:
-                c[C_BOTH_MAPPED] += 1
+                counts[w, C_BOTH_MAPPED] += 1
                 if mtid != tid:
-                    c[C_DIFFCHR] += 1
+                    counts[w, C_DIFFCHR] += 1
                     if mapq >= 5:
-                        c[C_DIFFCHR_MQ5] += 1
+                        counts[w, C_DIFFCHR_MQ5] += 1
         if not flag & UNMAP:
-            c[C_PMAPPED] += 1
-            c[C_SUM_MAPQ] += mapq
+            counts[w, C_PMAPPED] += 1
+            counts[w, C_SUM_MAPQ] += mapq
         if flag & DUP:
-            c[C_PDUP] += 1
+            counts[w, C_PDUP] += 1
     if not flag & UNMAP:
-        c[C_MAPPED] += 1
+        counts[w, C_MAPPED] += 1
     if flag & DUP:
-        c[C_DUP] += 1
+        counts[w, C_DUP] += 1
 
 
 @jit
@@ -239,13 +239,14 @@ def _add(st, ring, p, v):
 
 
 @jit
-def _segments(cig, n, pos, seg_s, seg_e):
+def _segments(cig, c0, n, pos, seg_s, seg_e):
     """The reference intervals a record covers, as mosdepth's gen_start_ends makes them:
-    M/=/X blocks, adjacent ones merged; D and N are gaps. Returns their number."""
+    M/=/X blocks, adjacent ones merged; D and N are gaps. ``cig[c0:c0+n]`` holds the
+    CIGAR operations. Returns the number of intervals."""
     k = 0
     p = pos
     last_stop = -1
-    for j in range(n):
+    for j in range(c0, c0 + n):
         v = cig[j]
         op = v & 0xF
         ln = v >> 4
@@ -264,19 +265,65 @@ def _segments(cig, n, pos, seg_s, seg_e):
 
 
 @jit
-def _cigar_copy(buf, off, n):
-    out = np.empty(n, np.int64)
+def _segments_buf(buf, off, n, pos, seg_s, seg_e):
+    """_segments of a CIGAR still in the record buffer (n operations at ``off``)."""
+    k = 0
+    p = pos
+    last_stop = -1
     for j in range(n):
-        out[j] = u32(buf, off + 4 * j)
-    return out
+        v = u32(buf, off + 4 * j)
+        op = v & 0xF
+        ln = v >> 4
+        if not (CONSUMES_REF >> op) & 1:
+            continue
+        if (CONSUMES_QUERY >> op) & 1:
+            if p != last_stop:
+                seg_s[k] = p
+                seg_e[k] = p + ln
+                k += 1
+            else:
+                seg_e[k - 1] = p + ln
+            last_stop = p + ln
+        p += ln
+    return k
 
 
 @jit
 def _name_hash(buf, off, n):
-    h = np.uint64(14695981039346656037)
-    for j in range(n):
-        h = (h ^ np.uint64(buf[off + j])) * np.uint64(1099511628211)
+    """A 63-bit hash of buf[off:off+n], eight bytes at a time."""
+    h = np.uint64(14695981039346656037) ^ np.uint64(n)
+    mul = np.uint64(0x9E3779B97F4A7C15)
+    j = 0
+    while j + 8 <= n:
+        o = off + j
+        w = (np.uint64(buf[o]) | (np.uint64(buf[o + 1]) << np.uint64(8))
+             | (np.uint64(buf[o + 2]) << np.uint64(16)) | (np.uint64(buf[o + 3]) << np.uint64(24))
+             | (np.uint64(buf[o + 4]) << np.uint64(32)) | (np.uint64(buf[o + 5]) << np.uint64(40))
+             | (np.uint64(buf[o + 6]) << np.uint64(48)) | (np.uint64(buf[o + 7]) << np.uint64(56)))
+        h = (h ^ w) * mul
+        h ^= h >> np.uint64(29)
+        j += 8
+    w = np.uint64(0)
+    k = np.uint64(0)
+    while j < n:
+        w |= np.uint64(buf[off + j]) << k
+        k += np.uint64(8)
+        j += 1
+    h = (h ^ w) * mul
+    h ^= h >> np.uint64(32)
     return np.int64(h >> np.uint64(1))
+
+
+@jit
+def _quick_key(buf, off, n, mask):
+    """A cheap key of a read name (its length and last eight bytes): the counter of the
+    key, in ``bloom``, is the number of remembered names with that key, so a zero
+    counter proves a name absent without hashing it."""
+    w = np.uint64(n)
+    for j in range(max(0, n - 8), n):
+        w = (w << np.uint64(8)) | np.uint64(buf[off + j])
+    w *= np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(w >> np.uint64(40)) & mask
 
 
 @jit
@@ -301,22 +348,25 @@ def _find(h, buf, off, n, hkey, hslot, ents, npool):
 
 
 @jit
-def _store(st, h, buf, r, hkey, hslot, ents, npool, cpool):
-    """Remember record r (a row of the record table) under its name, replacing an entry
-    of the same name."""
-    off, n = r[F_NAME], r[F_NAMELEN]
+def _store(st, h, qk, buf, recs, i, hkey, hslot, ents, npool, cpool, bloom):
+    """Remember record i of the record table under its name, replacing an entry of the
+    same name. The pools must have room (_room)."""
+    off, n = recs[i, F_NAME], recs[i, F_NAMELEN]
+    ncig = recs[i, F_NCIGAR]
     e = st[M_ENTRIES]
     st[M_ENTRIES] = e + 1
-    ents[e, E_START] = r[F_POS]
-    ents[e, E_END] = r[F_END]
-    ents[e, E_NCIGAR] = r[F_NCIGAR]
+    ents[e, E_START] = recs[i, F_POS]
+    ents[e, E_END] = recs[i, F_END]
+    ents[e, E_NCIGAR] = ncig
     ents[e, E_CIGAR] = st[M_CIGARS]
     ents[e, E_NAME] = st[M_NAMES]
     ents[e, E_NAMELEN] = n
+    ents[e, E_QKEY] = qk
     c = st[M_CIGARS]
-    for j in range(r[F_NCIGAR]):
-        cpool[c + j] = u32(buf, r[F_CIGAR] + 4 * j)
-    st[M_CIGARS] = c + r[F_NCIGAR]
+    cig = recs[i, F_CIGAR]
+    for j in range(ncig):
+        cpool[c + j] = u32(buf, cig + 4 * j)
+    st[M_CIGARS] = c + ncig
     o = st[M_NAMES]
     for j in range(n):
         npool[o + j] = buf[off + j]
@@ -326,19 +376,83 @@ def _store(st, h, buf, r, hkey, hslot, ents, npool, cpool):
         hslot[slot] = e
         return
     mask = hkey.size - 1
-    i = h & mask
-    while hslot[i] >= 0:
-        i = (i + 1) & mask
-    if hslot[i] == EMPTY:
-        st[M_USED] += 1
-    hkey[i] = h
-    hslot[i] = e
+    k = h & mask
+    while hslot[k] != EMPTY:
+        k = (k + 1) & mask
+    hkey[k] = h
+    hslot[k] = e
+    bloom[qk] += 1
     st[M_LIVE] += 1
+    st[M_USED] += 1
+
+
+@jit
+def _delete(st, slot, hkey, hslot, ents, bloom):
+    """Remove the entry at a hash slot, shifting the entries after it back (linear
+    probing without tombstones)."""
+    bloom[ents[hslot[slot], E_QKEY]] -= 1
+    mask = hkey.size - 1
+    i = slot
+    j = slot
+    while True:
+        j = (j + 1) & mask
+        if hslot[j] == EMPTY:
+            break
+        home = hkey[j] & mask
+        # The entry at j may move to i unless its home lies cyclically in (i, j].
+        if (i < home <= j) if i <= j else (home > i or home <= j):
+            continue
+        hkey[i] = hkey[j]
+        hslot[i] = hslot[j]
+        i = j
+    hslot[i] = EMPTY
+    st[M_LIVE] -= 1
+    st[M_USED] -= 1
+
+
+@jit
+def _room(st, namelen, ncig, hkey, ents, npool, cpool):
+    return (st[M_ENTRIES] < ents.shape[0] and st[M_NAMES] + namelen <= npool.size
+            and st[M_CIGARS] + ncig <= cpool.size and 2 * (st[M_USED] + 1) <= hkey.size)
+
+
+@jit
+def _compact(st, hslot, ents, npool, cpool):
+    """Move the live entries, their names and CIGARs to the front of the pools."""
+    slots = np.flatnonzero(hslot >= 0)
+    order = np.argsort(hslot[slots])
+    e2 = 0
+    o2 = 0
+    c2 = 0
+    # Entries and their pool data lie in the pools in entry order, so copying the live
+    # ones down in that order never overwrites one not yet copied.
+    for k in order:
+        slot = slots[k]
+        e = hslot[slot]
+        n = ents[e, E_NAMELEN]
+        o = ents[e, E_NAME]
+        for j in range(n):
+            npool[o2 + j] = npool[o + j]
+        m = ents[e, E_NCIGAR]
+        c = ents[e, E_CIGAR]
+        for j in range(m):
+            cpool[c2 + j] = cpool[c + j]
+        for col in range(N_ENTRY):
+            ents[e2, col] = ents[e, col]
+        ents[e2, E_NAME] = o2
+        ents[e2, E_CIGAR] = c2
+        hslot[slot] = e2
+        o2 += n
+        c2 += m
+        e2 += 1
+    st[M_ENTRIES] = e2
+    st[M_NAMES] = o2
+    st[M_CIGARS] = c2
 
 
 @jit
 def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re, rkind,
-               rprefmax, rsum, hkey, hslot, ents, npool, cpool):
+               rprefmax, rsum, hkey, hslot, ents, npool, cpool, bloom):
     """Add records ``recs[i0:n]`` to the flag counts and the depth of their contig.
 
     Parameters
@@ -356,7 +470,8 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         rhist, the running maximum of ``re``, and the depth summed over each.
     hkey, hslot : int64 arrays of a power-of-two size: the mate hash table;
         ents (n_entries, N_ENTRY), npool uint8, cpool int64: the mate entries, their
-        names and CIGARs.
+        names and CIGARs; bloom int32 array of a power-of-two size: remembered names
+        per quick key (_quick_key).
 
     Returns
     -------
@@ -364,15 +479,15 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         (nothing of it has been counted yet).
     """
     cap = ring.size
+    seg = np.empty((4, 64), np.int64)  # scratch: the covered intervals of two mates
     min_mapq = opt[O_MIN_MAPQ]
     exclude = opt[O_EXCLUDE]
     include = opt[O_INCLUDE]
     fast = opt[O_FAST] != 0
     for i in range(i0, n):
-        r = recs[i]
-        tid = r[F_TID]
-        pos = r[F_POS]
-        flag = r[F_FLAG]
+        tid = recs[i, F_TID]
+        pos = recs[i, F_POS]
+        flag = recs[i, F_FLAG]
         key = tid if tid >= 0 else UNPLACED
         if key < st[S_PREV_TID] or (key == st[S_PREV_TID] and tid >= 0
                                     and pos < st[S_PREV_POS]):
@@ -381,41 +496,45 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         st[S_PREV_POS] = pos
         if tid != st[S_TID]:
             return NEW_CONTIG, i
-        end = r[F_END]
-        cover = (tid >= 0 and pos >= 0 and r[F_MAPQ] >= min_mapq and not flag & exclude
+        end = recs[i, F_END]
+        cover = (tid >= 0 and pos >= 0 and recs[i, F_MAPQ] >= min_mapq and not flag & exclude
                  and (include == 0 or flag & include))
         action = 0  # 1: remember the record for its mate; 2: correct the pair's overlap
         h = 0
+        qk = 0
         slot = -1
         maxev = end
         if cover and not fast and flag & PROPER and not flag & SUPPLEMENTARY:
-            h = _name_hash(buf, r[F_NAME], r[F_NAMELEN])
-            mpos = r[F_MPOS]
-            if tid == r[F_MTID] and end > mpos and pos <= mpos:
-                if pos < mpos:
-                    action = 1
-                else:
-                    slot = _find(h, buf, r[F_NAME], r[F_NAMELEN], hkey, hslot, ents, npool)
-                    action = 1 if slot < 0 else 2
-            if action != 1:
-                if slot < 0:
-                    slot = _find(h, buf, r[F_NAME], r[F_NAMELEN], hkey, hslot, ents, npool)
-                if slot >= 0:
-                    action = 2
-                    e = hslot[slot]
-                    if r[F_NCIGAR] == 1 and ents[e, E_NCIGAR] == 1:
-                        maxev = max(maxev, ents[e, E_END])
+            name = recs[i, F_NAME]
+            nlen = recs[i, F_NAMELEN]
+            qk = _quick_key(buf, name, nlen, bloom.size - 1)
+            maybe = bloom[qk] > 0  # else no remembered read has this name
+            if maybe:
+                h = _name_hash(buf, name, nlen)
+                slot = _find(h, buf, name, nlen, hkey, hslot, ents, npool)
+            mpos = recs[i, F_MPOS]
+            if (tid == recs[i, F_MTID] and end > mpos
+                    and (pos < mpos or (pos == mpos and slot < 0))):
+                action = 1
+                if not maybe:
+                    h = _name_hash(buf, name, nlen)
+            elif slot >= 0:
+                action = 2
+                e = hslot[slot]
+                if recs[i, F_NCIGAR] == 1 and ents[e, E_NCIGAR] == 1:
+                    maxev = max(maxev, ents[e, E_END])
         if cover:
             if maxev - st[S_WS] >= cap:
                 _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, pos)
                 if maxev - st[S_WS] >= cap:
                     return GROW_RING, i
-            if action == 1 and (st[M_ENTRIES] + 1 > ents.shape[0]
-                                or st[M_NAMES] + r[F_NAMELEN] > npool.size
-                                or st[M_CIGARS] + r[F_NCIGAR] > cpool.size
-                                or 2 * (st[M_USED] + 1) > hkey.size):
-                return GROW_MATES, i
-        count_flags(counts, flag, tid, r[F_MTID], r[F_MAPQ])
+            if action == 1 and not _room(st, recs[i, F_NAMELEN], recs[i, F_NCIGAR], hkey,
+                                         ents, npool, cpool):
+                _compact(st, hslot, ents, npool, cpool)
+                if not _room(st, recs[i, F_NAMELEN], recs[i, F_NCIGAR], hkey, ents, npool,
+                             cpool):
+                    return GROW_MATES, i
+        count_flags(counts, flag, tid, recs[i, F_MTID], recs[i, F_MAPQ])
         if tid < 0:
             continue
         st[S_FOUND] = 1
@@ -423,7 +542,7 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
             continue
         if maxev > st[S_MAXEV]:
             st[S_MAXEV] = maxev
-        ncig = r[F_NCIGAR]
+        ncig = recs[i, F_NCIGAR]
         if fast:
             _add(st, ring, pos, 1)
             _add(st, ring, end, -1)
@@ -434,15 +553,12 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
                 _add(st, ring, pos, -1)
                 _add(st, ring, ents[e, E_END], 1)
             else:
-                cig = _cigar_copy(buf, r[F_CIGAR], ncig)
-                a_s = np.empty(max(ncig, 1), np.int64)
-                a_e = np.empty(max(ncig, 1), np.int64)
-                na = _segments(cig, ncig, pos, a_s, a_e)
                 mn = ents[e, E_NCIGAR]
-                b_s = np.empty(max(mn, 1), np.int64)
-                b_e = np.empty(max(mn, 1), np.int64)
-                nb = _segments(cpool[ents[e, E_CIGAR]:ents[e, E_CIGAR] + mn], mn,
-                               ents[e, E_START], b_s, b_e)
+                if max(ncig, mn) > seg.shape[1]:
+                    seg = np.empty((4, max(ncig, mn)), np.int64)
+                na = _segments_buf(buf, recs[i, F_CIGAR], ncig, pos, seg[0], seg[1])
+                nb = _segments(cpool, ents[e, E_CIGAR], mn, ents[e, E_START], seg[2], seg[3])
+                a_s, a_e, b_s, b_e = seg[0], seg[1], seg[2], seg[3]
                 ia = 0
                 ib = 0
                 while ia < na and ib < nb:
@@ -455,12 +571,11 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
                         ia += 1
                     else:
                         ib += 1
-            hslot[slot] = DELETED
-            st[M_LIVE] -= 1
+            _delete(st, slot, hkey, hslot, ents, bloom)
         elif action == 1:
-            _store(st, h, buf, r, hkey, hslot, ents, npool, cpool)
+            _store(st, h, qk, buf, recs, i, hkey, hslot, ents, npool, cpool, bloom)
         # The record's own coverage.
-        off = r[F_CIGAR]
+        off = recs[i, F_CIGAR]
         if ncig == 1:
             v = u32(buf, off)
             op = v & 0xF
