@@ -63,7 +63,7 @@ SPANS = [
 def _spans_body(rng) -> str:
     records = list(SPANS)
     # Filler: enough records for many BGZF blocks, some of them deletions.
-    for chrom, n in (("1", 12000), ("2", 6000)):
+    for chrom, n in (("1", 8000), ("2", 4000)):
         for pos in np.sort(rng.choice(np.arange(2, 1_990_000), size=n, replace=False)):
             ref = "A" * int(rng.choice([1, 1, 1, 2, 30, 300]))
             records.append((chrom, int(pos), ".", ref, "C", "."))
@@ -194,7 +194,7 @@ SPAN_REGIONS = [
 @pytest.mark.parametrize("kind", KINDS)
 def test_regions_spanning_records(spans, kind):
     counts = [compare(spans[kind], [parse_text(r)]) for r in SPAN_REGIONS]
-    assert sum(counts) > 1000 and counts[SPAN_REGIONS.index("3")] == 0
+    assert sum(counts) > 500 and counts[SPAN_REGIONS.index("3")] == 0
     # Every region at once, across contigs and back, as -R gives them.
     compare(spans[kind], [parse_text(r) for r in SPAN_REGIONS], chunk_variants=100)
 
@@ -235,7 +235,7 @@ def region_lists(draw):
     out = []
     for _ in range(draw(st.integers(1, 4))):
         chrom = draw(st.sampled_from(["1", "1", "2", "3", "chrZ"]))
-        if draw(st.integers(0, 5)) == 0:
+        if draw(st.integers(0, 9)) == 0:
             out.append(Region(chrom))
             continue
         start = draw(st.one_of(st.integers(1, 2_000_000), st.sampled_from(
