@@ -159,6 +159,98 @@ def test_kernel_reports_allele_beyond_alt():
     assert naive.sample_counts(gt, *args)[1] == (1, 0)
 
 
+@pytest.mark.parametrize("max_alleles", [2, 3, 5])
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_path_matches_naive(seed, max_alleles):
+    # int8 chunks of ploidy 2 are tallied per (site class, chrX F site, allele class) group
+    # from pair codes, and the calls of two different ALT alleles added one at a time;
+    # haploid, half and missing calls included. The samples span two blocks.
+    rng = np.random.default_rng(100 + seed)
+    chunk = random_chunk(rng, 30, ks.BLOCK_SAMPLES + 88, max_alleles, ploidy=2)
+    assert ks._pairs(chunk[0]).size
+    assert_kernel_matches_naive(*chunk)
+    assert_kernel_matches_naive(*chunk[:6], None, None)
+
+
+def test_pair_and_general_paths_agree():
+    # The same calls as int8 of ploidy 2 (pair codes), as int16 and padded to ploidy 3
+    # (one call at a time): the same counts, and the reference's.
+    rng = np.random.default_rng(7)
+    gt, *rest = random_chunk(rng, 40, 60, max_alleles=4, ploidy=2)
+    assert ks._pairs(gt).size
+    padded = np.full(gt.shape[:2] + (3,), -2, np.int8)
+    padded[:, :, :2] = gt
+    results = [ks.sample_counts(g, *rest) for g in (gt, gt.astype(np.int16), padded)]
+    assert not ks._pairs(gt.astype(np.int16)).size and not ks._pairs(padded).size
+    for counts, x_exp, bad in results[1:]:
+        assert bad == (-1, -1)
+        assert (counts == results[0][0]).all()
+        assert x_exp == pytest.approx(results[0][1], rel=1e-12, abs=1e-12)
+    assert_kernel_matches_naive(gt, *rest)
+
+
+def test_singletons_and_private_alleles_across_blocks():
+    # Samples 0 (male), 1 (female), then unknown sex; the carriers sit in both blocks.
+    n = ks.BLOCK_SAMPLES + 40
+    last = n - 1
+    gt = np.zeros((6, n, 2), np.int8)
+    gt[0, last] = [0, 1]                     # autosomal: singleton and private
+    gt[1, 3] = [1, 1]                        # hom-alt singleton; a half call carries nothing
+    gt[1, last - 1] = [-1, 1]
+    gt[2, 0] = [1, 1]                        # chrX: the male's call is haploid (a carrier,
+    gt[2, last] = [0, 1]                     # not a singleton); the unknown's het is one
+    gt[3, last] = [1, 2]                     # triallelic: ALT 1 twice, ALT 2 once
+    gt[3, 5] = [0, 1]
+    gt[4, 1] = [0, 1]                        # chrY: the female's call counts nowhere, the
+    gt[4, 0] = [1, -2]                       # male's haploid ALT is private
+    gt[5, 0] = [0, 1]                        # chrX: the male's het is an error call, the
+    gt[5, 7] = [1, 1]                        # unknown's hom-alt a singleton
+    n_alleles = np.array([2, 2, 2, 3, 2, 2], np.int32)
+    cls = np.zeros((6, 3), np.int8)
+    cls[:, 1] = ks.TRANSITION
+    cls[3, 2] = ks.DELETION
+    site = np.array([0, 0, X_NONPAR, 0, 2, X_NONPAR], np.int8)
+    sex = np.zeros(n, np.int8)
+    sex[0], sex[1] = 1, 2
+    counts = assert_kernel_matches_naive(gt, n_alleles, cls, site, sex, np.zeros(6), None,
+                                         None)
+    c = dict(zip(ks.COUNT_NAMES, counts.T))
+    assert {s: int(c["n_singleton"][s]) for s in np.flatnonzero(c["n_singleton"])} == {
+        last: 2, 3: 1, 7: 1}
+    assert {s: int(c["n_private"][s]) for s in np.flatnonzero(c["n_private"])} == {
+        last: 2, 3: 1, 0: 1, 7: 1}
+
+
+@pytest.mark.parametrize("ploidy", [2, 3])
+def test_negative_codes_below_padding_match_naive(ploidy):
+    # Codes no reader writes: negative values below -2 read as missing alleles.
+    rng = np.random.default_rng(3)
+    gt, n_alleles, allele_cls, site_class, sex, x_exp, dp, gq = random_chunk(
+        rng, 20, 30, max_alleles=3, ploidy=ploidy)
+    gt[0, :6, 0] = -3
+    gt[1, :6, 1] = -7
+    gt[2, :6, :2] = -100
+    assert_kernel_matches_naive(gt, n_alleles, allele_cls, site_class, sex, x_exp, dp, gq)
+
+
+@pytest.mark.parametrize("ploidy,dtype", [(2, np.int8), (2, np.int16), (3, np.int8)])
+@pytest.mark.parametrize("call", [(0, 5), (-1, 5), (5, -2), (1, 5), (5, 1)])
+def test_first_allele_beyond_alt_on_every_path(ploidy, dtype, call):
+    # Biallelic site 0 and triallelic site 1; the first offending call in variant, then
+    # sample order, whichever block holds it.
+    n = ks.BLOCK_SAMPLES + 10
+    gt = np.zeros((2, n, ploidy), dtype)
+    gt[:, :, 2:] = -2
+    gt[1, 2, :2] = [1, 2]
+    gt[1, 3, :2] = call
+    gt[0, n - 1, :2] = call
+    args = (np.array([2, 3], np.int32), np.zeros((2, 3), np.int8), np.zeros(2, np.int8),
+            np.zeros(n, np.int8), np.zeros(2))
+    _, _, bad = ks.sample_counts(gt, *args)
+    ref = naive.sample_counts(gt, *args)[1]
+    assert bad == ref == ((0, n - 1) if max(call) >= 2 else (1, 3))
+
+
 def test_kernel_by_hand():
     # Samples: male, male, female, unknown. Site 0 autosomal SNV A>G; site 1 chrX non-PAR;
     # site 2 chrY; site 3 a triallelic autosomal site (ALT1 insertion, ALT2 transversion).
