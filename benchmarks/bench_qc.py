@@ -16,7 +16,7 @@ Wall time and peak RSS come from GNU time (or os.wait4); the report gives the me
 wall time, the largest peak RSS and the genomekit/peer ratios, in
 benchmarks/results/qc.md and qc.json. Run from the repository root:
 ``.venv/bin/python benchmarks/bench_qc.py`` (smoke: ``--samples 500 --sites 2000
---repeats 1``).
+--repeats 1``; one comparison: ``--only sample-qc``, reported in --work-dir).
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--timer", choices=("auto", "gnu-time", "wait4"), default="auto")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--only", choices=tuple(TARGETS), action="append",
+                   help="run only this comparison (repeatable); its report then goes to "
+                        "--work-dir, never over the results of a whole run")
     args = p.parse_args(argv)
     for name in ("samples", "sites", "threads", "repeats"):
         if getattr(args, name) < 1:
@@ -147,6 +150,8 @@ def main(argv=None) -> int:
         print(f"bench_qc: {e}", file=sys.stderr)
         return 1
     cases = cases_for(args, gk, bcftools, plink2, folder, work)
+    if args.only:
+        cases = [c for c in cases if c.fmt in args.only]
     env = dict(os.environ, NUMBA_CACHE_DIR=str(work / "numba-cache"))
     for c in cases:  # warm-up: compile and fill the page cache, untimed
         if c.tool == "genomekit":
@@ -184,6 +189,8 @@ def main(argv=None) -> int:
     }
     out = args.out_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        out = work  # a partial run never replaces the results of a whole one
     (out / "qc.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / "qc.md").write_text(render(res))
     print(f"[bench] wrote {rel(out / 'qc.md')}")
