@@ -377,15 +377,28 @@ def pca(inputs, out, fmt, quiet, **options):
 
 @cli.command()
 @out_option("PREFIX.report.html and, for MultiQC, PREFIX_genomekit_sampleqc_mqc.tsv, "
-            "PREFIX_genomekit_sexcheck_mqc.json and PREFIX_genomekit_sfs_mqc.json")
+            "PREFIX_genomekit_sexcheck_mqc.json, PREFIX_genomekit_sfs_mqc.json, "
+            "PREFIX_genomekit_bamqc_mqc.tsv and PREFIX_genomekit_coverage_mqc.json")
 @click.option("--from", "from_prefix", metavar="PREFIX",
-              help="Use the tables a run wrote under PREFIX: PREFIX.freq, .sample_qc, .relate "
-              "and .pca_scores (.parquet or .tsv), whichever exist; the options below override.")
+              help="Use the tables a run wrote under PREFIX: PREFIX.freq, .sample_qc, .relate, "
+              ".pca_scores, .bam_qc, .coverage_dist, .fingerprint and .release (.parquet or "
+              ".tsv), whichever exist; the options below override.")
 @click.option("--freq", metavar="TABLE", help="freq table: frequency spectrum, AF by population.")
 @click.option("--sample-qc", metavar="TABLE",
               help="sample-qc table: per-sample QC, sex check, flagged samples.")
 @click.option("--relate", metavar="TABLE", help="relate table: kinship vs IBS0, related pairs.")
 @click.option("--pca", metavar="TABLE", help="pca scores table (sample, PC1..PCk).")
+@click.option("--bam-qc", metavar="TABLE",
+              help="bam-qc table: coverage, mapping, sex check by depth; its .coverage_dist "
+              "table beside it is found too.")
+@click.option("--coverage-dist", metavar="TABLE",
+              help="bam-qc coverage distribution (default: the one beside --bam-qc).")
+@click.option("--fingerprint", metavar="TABLE",
+              help="fingerprint table: swaps, mismatches and contamination.")
+@click.option("--release", metavar="TABLE",
+              help="release table (and its .release.json): policy, groups, withheld counts.")
+@click.option("--min-depth", type=float, default=15.0, show_default=True,
+              help="Coverage: mark BAMs whose mean autosomal depth is below this.")
 @pops_option("colours the PCA by population")
 @click.option("--title", help="Page title (default: 'genomekit report: ' and the PREFIX name).")
 @force_option

@@ -1,7 +1,10 @@
 """The few numbers the report derives from the tables rather than copying them: bin and
-group counts. Each is a plain count, tested against a loop in tests/test_report.py."""
+group counts, cumulative coverage. Each is tested against a loop or a peer tool in
+tests/test_report.py."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -105,3 +108,78 @@ def crosstab(rows: list, cols: list) -> dict[tuple, int]:
     for key in zip(rows, cols):
         out[key] = out.get(key, 0) + 1
     return out
+
+
+# The genome-wide rows of a bam-qc coverage distribution: 'total', or with --by the
+# regions' 'total_region'.
+TOTAL_CHROMS = ("total", "total_region")
+
+
+@dataclass(frozen=True)
+class CoverageCurve:
+    """The cumulative depth distribution of one BAM, as mosdepth's ``.dist.txt`` holds it:
+    ``frac[d]`` is the share of the ``n_bases`` positions with depth at least d (float64,
+    d = 0 .. the largest depth)."""
+
+    sample: str
+    frac: np.ndarray
+    n_bases: int
+
+
+def coverage_curves(dist: pl.DataFrame) -> list[CoverageCurve]:
+    """One curve per BAM from the genome-wide rows of a coverage distribution.
+
+    bam-qc writes each BAM's rows together, depths increasing, so a BAM's run of rows ends
+    where the sample changes or the depth stops increasing (two BAMs of one sample stay
+    apart). Raises ValueError on a negative depth or base count.
+    """
+    total = dist.filter(pl.col("chrom").is_in(TOTAL_CHROMS))
+    samples = total["sample"].to_list()
+    depth = total["depth"].to_numpy().astype(np.int64)
+    n_bases = total["n_bases"].to_numpy().astype(np.int64)
+    if (depth < 0).any() or (n_bases < 0).any():
+        raise ValueError("a negative depth or base count")
+    starts = [i for i in range(len(samples))
+              if i == 0 or samples[i] != samples[i - 1] or depth[i] <= depth[i - 1]]
+    curves = []
+    for a, b in zip(starts, starts[1:] + [len(samples)]):
+        hist = np.zeros(int(depth[b - 1]) + 1, dtype=np.int64)
+        np.add.at(hist, depth[a:b], n_bases[a:b])
+        bases = int(hist.sum())
+        if bases == 0:
+            continue
+        frac = np.cumsum(hist[::-1])[::-1] / bases
+        curves.append(CoverageCurve(samples[a], frac, bases))
+    return curves
+
+
+def frac_at(curve: CoverageCurve, depth: int) -> float:
+    """Share of the curve's bases with depth at least ``depth``."""
+    return float(curve.frac[depth]) if depth < curve.frac.size else 0.0
+
+
+def withheld_rows(groups: pl.Series) -> dict[str, int]:
+    """{group: rows whose allele counts the release withholds} from its ``suppressed_groups``
+    column (comma-separated names; 'g:hom' names a group whose genotype counts alone are
+    withheld, which is not counted here)."""
+    out: dict[str, int] = {}
+    for value, n in groups.drop_nulls().value_counts().iter_rows():
+        for name in value.split(","):
+            if name and not name.endswith(":hom"):
+                out[name] = out.get(name, 0) + n
+    return out
+
+
+def release_sfs(release: pl.DataFrame, edges: list[int]) -> dict:
+    """The spectrum of a release table over ``edges``: rows whose AC is published and
+    AN > 0 are binned; rows whose AC is withheld and rows with AN = 0 are counted apart."""
+    ac = release["AC"]
+    an = release["AN"].fill_null(0).to_numpy()
+    published = ac.is_not_null().to_numpy()
+    called = an > 0
+    values = ac.fill_null(0).to_numpy()
+    return {
+        "counts": sfs_counts(values[published & called], edges),
+        "withheld": int((~published & called).sum()),
+        "no_calls": int((~called).sum()),
+    }

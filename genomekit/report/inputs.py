@@ -2,8 +2,8 @@
 
 Every input is described once in INPUTS: the file names its command writes after
 ``--out PREFIX``, the columns the report needs, and the run summary beside it. A new
-kind of input (bam-qc coverage, a release) is one more entry here, a ``--<key>`` option
-and a section builder in report.sections; nothing else needs to learn about it.
+kind of input is one more entry here, a ``--<key>`` option and a section builder in
+report.sections; nothing else needs to learn about it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class ReportInput:
     suffixes: tuple[str, ...]
     columns: tuple[str, ...]
     summary_suffix: str | None = None
+    # The input whose table this one is written beside, by the same command and --out
+    # (bam-qc's coverage distribution beside its table): found there when not given.
+    beside: str | None = None
 
     @property
     def option(self) -> str:
@@ -38,15 +41,20 @@ class ReportInput:
                 return prefix + suffix
         return None
 
-    def summary_path(self, table_path: str) -> str | None:
-        """The run summary written beside ``table_path`` (PREFIX.<kind>.json), if any."""
-        if self.summary_suffix is None:
-            return None
+    def prefix_of(self, table_path: str) -> str | None:
+        """The --out PREFIX that wrote ``table_path``, when it ends in one of the suffixes."""
         for suffix in self.suffixes:
             if table_path.endswith(suffix):
-                path = table_path[: -len(suffix)] + self.summary_suffix
-                return path if os.path.isfile(path) else None
+                return table_path[: -len(suffix)]
         return None
+
+    def summary_path(self, table_path: str) -> str | None:
+        """The run summary written beside ``table_path`` (PREFIX.<kind>.json), if any."""
+        prefix = self.prefix_of(table_path)
+        if self.summary_suffix is None or prefix is None:
+            return None
+        path = prefix + self.summary_suffix
+        return path if os.path.isfile(path) else None
 
 
 INPUTS: tuple[ReportInput, ...] = (
@@ -61,6 +69,18 @@ INPUTS: tuple[ReportInput, ...] = (
                 ("IID1", "IID2", "NSNP", "IBS0", "KINSHIP", "degree"), ".relate.json"),
     ReportInput("pca", "pca", (".pca_scores.parquet", ".pca_scores.tsv"),
                 ("sample", "PC1", "PC2"), ".pca.json"),
+    ReportInput("bam_qc", "bam-qc", (".bam_qc.parquet", ".bam_qc.tsv"),
+                ("sample", "bam", "n_primary_mapped", "n_primary_duplicates", "pct_mapped",
+                 "mean_depth", "mean_depth_autosomes", "x_depth_ratio", "y_depth_ratio",
+                 "karyotype", "karyotype_reason"), ".bam_qc.json"),
+    ReportInput("coverage_dist", "bam-qc", (".coverage_dist.parquet", ".coverage_dist.tsv"),
+                ("sample", "chrom", "depth", "n_bases"), ".bam_qc.json", beside="bam_qc"),
+    ReportInput("fingerprint", "fingerprint", (".fingerprint.parquet", ".fingerprint.tsv"),
+                ("bam", "declared_sample", "declared_in_vcf", "lod_declared", "best_sample",
+                 "lod_best", "result", "contamination", "contaminated"), ".fingerprint.json"),
+    ReportInput("release", "release", (".release.parquet", ".release.tsv"),
+                ("CHROM", "POS", "ALT", "AC", "AN", "suppressed", "suppressed_groups"),
+                ".release.json"),
 )
 BY_KEY = {spec.key: spec for spec in INPUTS}
 

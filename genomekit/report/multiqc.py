@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import polars as pl
 
 from genomekit.report import aggregate
@@ -17,6 +18,8 @@ from genomekit.report import aggregate
 SAMPLEQC_ID = "genomekit_sampleqc"
 SFS_ID = "genomekit_sfs"
 SEXCHECK_ID = "genomekit_sexcheck"
+BAMQC_ID = "genomekit_bamqc"
+COVERAGE_ID = "genomekit_coverage"
 
 # sample-qc columns copied to the MultiQC table: (column, title, number format).
 SAMPLEQC_COLUMNS = (
@@ -135,6 +138,83 @@ def sexcheck_json(qc: pl.DataFrame, source: str) -> str | None:
         "plot_type": "scatter",
         "pconfig": {"id": f"{SEXCHECK_ID}_plot", "title": "genomekit: sex check",
                     "xlab": "chrX F", "ylab": "chrY call rate", "ymin": 0, "ymax": 1},
+        "data": data,
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+def _unique_names(samples: list[str], bams: list[str]) -> list[str]:
+    """MultiQC keys rows by sample name: a name that several BAMs share gets the BAM's file
+    name added."""
+    counts: dict[str, int] = {}
+    for s in samples:
+        counts[s] = counts.get(s, 0) + 1
+    return [s if counts[s] == 1 else f"{s} ({b.replace(chr(92), '/').rsplit('/', 1)[-1]})"
+            for s, b in zip(samples, bams)]
+
+
+def bamqc_tsv(bq: pl.DataFrame, source: str, min_depth: float) -> str:
+    """Mean autosomal depth, % of bases ≥ 20× (or the highest threshold), mapped % and
+    duplicate % per BAM, as General Statistics columns (plot_type generalstats)."""
+    thresholds = sorted(int(c[len("frac_ge_"):-1]) for c in bq.columns
+                        if c.startswith("frac_ge_") and c.endswith("x")
+                        and c[len("frac_ge_"):-1].isdigit())
+    shown = 20 if 20 in thresholds else (thresholds[-1] if thresholds else None)
+    headers: dict = {
+        "mean_depth_autosomes": {
+            "title": "Mean depth", "suffix": "X", "format": "{:,.1f}", "min": 0,
+            "description": "Mean autosomal depth, mosdepth's rules (genomekit bam-qc); "
+                           f"below {min_depth:g}X is low coverage in the genomekit report"},
+    }
+    if shown is not None:
+        headers[f"pct_ge_{shown}x"] = {
+            "title": f"≥ {shown}X", "suffix": "%", "format": "{:,.1f}", "min": 0, "max": 100,
+            "description": f"% of bases with depth ≥ {shown}X"}
+    headers["pct_mapped"] = {"title": "Mapped", "suffix": "%", "format": "{:,.2f}", "min": 0,
+                             "max": 100, "description": "samtools flagstat's mapped %"}
+    headers["pct_duplicates"] = {
+        "title": "Dups", "suffix": "%", "format": "{:,.2f}", "min": 0, "max": 100,
+        "description": "n_primary_duplicates / n_primary_mapped"}
+    config = {
+        "id": BAMQC_ID,
+        "namespace": "genomekit bam-qc",
+        "plot_type": "generalstats",
+        "description": f"Coverage and mapping of each BAM, from genomekit bam-qc ({source}).",
+        "headers": headers,
+    }
+    names = _unique_names(bq["sample"].to_list(), bq["bam"].to_list())
+    lines = yaml_comment_header(config)
+    lines.append("\t".join(["Sample", *headers]))
+    frac = bq[f"frac_ge_{shown}x"].to_list() if shown is not None else [None] * bq.height
+    for name, depth, f, mapped, dup, pm in zip(
+            names, bq["mean_depth_autosomes"].to_list(), frac, bq["pct_mapped"].to_list(),
+            bq["n_primary_duplicates"].to_list(), bq["n_primary_mapped"].to_list()):
+        cells = [_cell(name), _cell(depth)]
+        if shown is not None:
+            cells.append(_cell(None if f is None else 100.0 * f))
+        cells += [_cell(mapped), _cell(100.0 * dup / pm if pm else None)]
+        lines.append("\t".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def coverage_json(curves: list, source: str) -> str:
+    """% of bases at or above each depth per BAM (the cumulative coverage of mosdepth's
+    MultiQC module), as a line graph; depths past 0.5 % of a BAM's bases are left out."""
+    data = {}
+    names = _unique_names([c.sample for c in curves], [str(i + 1) for i in range(len(curves))])
+    for name, c in zip(names, curves):
+        keep = np.flatnonzero(c.frac >= 0.005)
+        end = int(keep.max()) + 1 if keep.size else 1
+        data[name] = {str(d): round(100.0 * float(c.frac[d]), 6) for d in range(end)}
+    doc = {
+        "id": COVERAGE_ID,
+        "section_name": "genomekit: cumulative coverage",
+        "description": ("Share of bases at or above each depth, per BAM, from the coverage "
+                        f"distribution of genomekit bam-qc ({source})."),
+        "plot_type": "linegraph",
+        "pconfig": {"id": f"{COVERAGE_ID}_plot", "title": "genomekit: cumulative coverage",
+                    "xlab": "Depth (X)", "ylab": "% of bases ≥ depth", "ymin": 0, "ymax": 100,
+                    "xmin": 0},
         "data": data,
     }
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from genomekit import __version__
+from genomekit.errors import InputError
+from genomekit.genome import SEX_FEMALE, SEX_MALE
 from genomekit.io.samples import SampleSheet
 from genomekit.report import aggregate
 from genomekit.report.html import Section, cards, figure, figures, legend, table
@@ -30,7 +32,10 @@ from genomekit.report.svg import (
     data_scale,
     esc,
     fmt_value,
+    grouped_bar_chart,
 )
+from genomekit.tables import bam_qc as bam_table
+from genomekit.tables import fingerprint as fingerprint_table
 from genomekit.tables import relate as relate_table
 from genomekit.tables import sample_qc as qc_table
 
@@ -76,8 +81,15 @@ class Context:
     tables: dict[str, Loaded]
     sheet: SampleSheet | None = None
     pops_path: str | None = None
+    # Coverage: a BAM whose mean autosomal depth is below this is marked low.
+    min_depth: float = 15.0
 
     def __post_init__(self):
+        self.qc_rows: dict[str, dict] = {}
+        if "sample_qc" in self.tables:
+            qc = self.tables["sample_qc"].df.select("sample", "population", "declared_sex",
+                                                    "karyotype")
+            self.qc_rows = {r["sample"]: r for r in qc.iter_rows(named=True)}
         order: list[str] = []
         if self.sheet is not None:
             order = list(self.sheet.populations)
@@ -90,6 +102,20 @@ class Context:
 
     def pop_color(self, pop: str | None) -> str:
         return self.pop_colors.get(pop, MUTED)
+
+    def population_of(self, sample: str) -> str | None:
+        """From --pops, else from the sample-qc table."""
+        if self.sheet is not None:
+            return self.sheet.population.get(sample)
+        return (self.qc_rows.get(sample) or {}).get("population")
+
+    def declared_sex_of(self, sample: str) -> str | None:
+        """'M', 'F' or None: from the sample-qc table, else from --pops."""
+        if sample in self.qc_rows:
+            return self.qc_rows[sample]["declared_sex"]
+        if self.sheet is not None:
+            return {SEX_MALE: "M", SEX_FEMALE: "F"}.get(self.sheet.sex.get(sample))
+        return None
 
 
 def freq_populations(loaded: Loaded) -> list[str]:
@@ -129,12 +155,40 @@ def pca_columns(spec: ReportInput, names: list[str], summary: dict) -> list[str]
     return ["sample", *pcs]
 
 
+_THRESHOLD = re.compile(r"^frac_ge_(\d+)x$")
+
+
+def bam_qc_columns(spec: ReportInput, names: list[str], summary: dict) -> list[str]:
+    """The needed columns and every fraction of bases at or above a depth threshold."""
+    return list(spec.columns) + [c for c in names if _THRESHOLD.match(c)]
+
+
+def fingerprint_columns(spec: ReportInput, names: list[str], summary: dict) -> list[str]:
+    extra = ("discordance_declared", "discordance_best", "second_sample", "lod_second",
+             "contamination_sample", "mean_depth", "n_sites_with_reads")
+    return list(spec.columns) + [c for c in extra if c in names]
+
+
+def release_columns(spec: ReportInput, names: list[str], summary: dict) -> list[str]:
+    """The counts the section bins and the withheld groups of each row (a release table has
+    as many rows as its freq table)."""
+    return ["AC", "AN", "suppressed", "suppressed_groups"]
+
+
+def own_columns(spec: ReportInput, names: list[str], summary: dict) -> list[str]:
+    return list(spec.columns)
+
+
 # Which columns to read from each kind of input (a freq table can be very wide).
 COLUMNS: dict[str, Callable] = {
     "freq": freq_columns,
     "sample_qc": sample_qc_columns,
     "relate": relate_columns,
     "pca": pca_columns,
+    "bam_qc": bam_qc_columns,
+    "coverage_dist": own_columns,
+    "fingerprint": fingerprint_columns,
+    "release": release_columns,
 }
 
 
@@ -179,6 +233,28 @@ def overview(ctx: Context) -> list[Section]:
         pca = ctx.tables["pca"].df
         items.append((_count(pca.height), "samples in the PCA",
                       f"{len(pca.columns) - 1} principal components"))
+    if "bam_qc" in ctx.tables:
+        bq = ctx.tables["bam_qc"].df
+        depth = _floats(bq["mean_depth_autosomes"])
+        n_low = int((~(depth >= ctx.min_depth)).sum())
+        median = float(np.median(depth[np.isfinite(depth)])) if np.isfinite(depth).any() \
+            else math.nan
+        items.append((_count(bq.height), "BAMs",
+                      f"median autosomal depth {fmt_value(median)}×, {_count(n_low)} below "
+                      f"{fmt_value(ctx.min_depth)}×"))
+    if "fingerprint" in ctx.tables:
+        fp = ctx.tables["fingerprint"].df
+        counts = _value_counts(fp["result"])
+        n_contaminated = int(_bools(fp["contaminated"]).sum())
+        detail = ", ".join(f"{counts[r]} {r.replace('_', ' ')}" for r in _results_order(counts))
+        items.append((_count(fp.height - counts.get("match", 0)), "BAMs not matching",
+                      f"of {_count(fp.height)} fingerprinted: {detail}; {n_contaminated} "
+                      "contaminated"))
+    if "release" in ctx.tables:
+        rel_df = ctx.tables["release"].df
+        n_suppressed = int(_bools(rel_df["suppressed"]).sum())
+        items.append((_count(rel_df.height), "rows released",
+                      f"{_count(n_suppressed)} with counts withheld"))
     rows = []
     for loaded in ctx.tables.values():
         s = loaded.summary
@@ -338,6 +414,23 @@ def sample_metrics(ctx: Context) -> list[Section]:
 
 
 def sex_check(ctx: Context) -> list[Section]:
+    """By genotypes (sample-qc: chrX F, chrY calls, depth) and by read depth (bam-qc:
+    chrX and chrY over the autosomes), whichever tables are given."""
+    parts, sources = [], []
+    if "sample_qc" in ctx.tables:
+        parts.append(("By genotypes (sample-qc)", _sex_by_genotypes(ctx)))
+        sources.append(ctx.tables["sample_qc"].path)
+    if "bam_qc" in ctx.tables:
+        parts.append(("By read depth (bam-qc)", _sex_by_depth(ctx)))
+        sources.append(ctx.tables["bam_qc"].path)
+    if len(parts) == 1:
+        body = parts[0][1]
+    else:
+        body = "".join(f"<h3>{esc(title)}</h3>{html}" for title, html in parts)
+    return [Section("sex-check", "Sex check", body, sources)]
+
+
+def _sex_by_genotypes(ctx: Context) -> str:
     loaded = ctx.tables["sample_qc"]
     qc = loaded.df
     thresholds = loaded.summary.get("karyotype_thresholds")
@@ -406,8 +499,7 @@ def sex_check(ctx: Context) -> list[Section]:
             for sex in ("F", "M", "unknown") if any(r == sex for r, _ in tab)]
     crosstab = table(["declared sex", *kinds], rows, key="sex-crosstab",
                      numeric=[False] + [True] * len(kinds), sortable=False)
-    body = (key + figures(plots) + "<h3>Declared sex by karyotype</h3>" + crosstab)
-    return [Section("sex-check", "Sex check", body, [loaded.path])]
+    return key + figures(plots) + "<h4>Declared sex by karyotype</h4>" + crosstab
 
 
 # PCA --------------------------------------------------------------------------------------
@@ -613,23 +705,609 @@ def af_by_population(ctx: Context) -> list[Section]:
     return [Section("af-by-population", "Allele frequency by population", body, [loaded.path])]
 
 
-# Sections in page order, each with the inputs it needs. Coverage (bam-qc) and release
-# sections go here once those commands write tables.
+# Coverage (bam-qc) ------------------------------------------------------------------------
+
+# Above this many BAMs the cumulative coverage plot shows the spread of the curves (a band
+# and quantile lines) and draws only the low-coverage BAMs one by one.
+MAX_LINES = 300
+
+
+def _thresholds(df: pl.DataFrame) -> list[int]:
+    """The depth thresholds of a bam-qc table's frac_ge_<t>x columns, in increasing order."""
+    return sorted(int(_THRESHOLD.match(c).group(1)) for c in df.columns if _THRESHOLD.match(c))
+
+
+def duplicate_percent(df: pl.DataFrame) -> np.ndarray:
+    """100 · n_primary_duplicates / n_primary_mapped (NaN without mapped primary reads)."""
+    dup = _floats(df["n_primary_duplicates"])
+    mapped = _floats(df["n_primary_mapped"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mapped > 0, 100.0 * dup / mapped, np.nan)
+
+
+def low_coverage(df: pl.DataFrame, min_depth: float) -> np.ndarray:
+    """BAMs whose mean autosomal depth is below ``min_depth`` or undefined."""
+    return ~(_floats(df["mean_depth_autosomes"]) >= min_depth)
+
+
+def _pct(value) -> str:
+    """A fraction of the table (0..1) shown as a percentage."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    return f"{100 * value:.2f}"
+
+
+def _strip(ctx: Context, samples: list[str], values: np.ndarray, marked: np.ndarray, *,
+           title: str, ylabel: str, column: str, lines: Sequence[tuple[float, str]] = (),
+           mark_label: str) -> str:
+    pops = [ctx.population_of(s) for s in samples]
+    x, groups, slots = _strip_positions(pops)
+    ticks = [(sl + 0.5, g if g is not None else "none") for g, sl in zip(groups, slots)]
+    fig = Figure(Scale(0.0, float(max(len(groups), 1))),
+                 data_scale(values, include=[v for v, _ in lines]), title=title,
+                 xlabel="population (BAMs in table order)" if any(pops) else "BAMs in table order",
+                 ylabel=ylabel, xticks=ticks)
+    for sl in slots[1:]:
+        fig.vline(sl, color="#c8ced8", dash="none")
+    colors = [ctx.pop_color(p) for p in pops]
+    titles = [f"{s}: {column} = {fmt_value(v)}" for s, v in zip(samples, values.tolist())]
+    ok = ~marked
+    note = fig.scatter(x[ok], values[ok], color=[c for c, k in zip(colors, ok) if k],
+                       titles=[t for t, k in zip(titles, ok) if k],
+                       samples=[s for s, k in zip(samples, ok) if k], noun="BAMs")
+    fig.points(x[marked], values[marked], color=FAIL_COLOR, r=4.2, css="pt fail", opacity=0.95,
+               titles=[t + f" — {mark_label}" for t, k in zip(titles, marked) if k],
+               samples=[s for s, k in zip(samples, marked) if k])
+    for value, label in lines:
+        fig.hline(value, color="#555555", label=label)
+    return figure(fig.svg(), esc(note))
+
+
+def _coverage_plot(ctx: Context, curves: list[aggregate.CoverageCurve],
+                   low_of: list[bool], thresholds: list[int]) -> str:
+    """Share of bases at or above each depth, one line per BAM (mosdepth plot-dist)."""
+    # Depths up to where every curve has fallen below 0.5 % of its bases.
+    ends = [int(np.flatnonzero(c.frac >= 0.005).max(initial=0)) + 1 for c in curves]
+    x_max = max(max(ends), max(thresholds, default=0), int(math.ceil(ctx.min_depth)), 1)
+    step = max(1, x_max // 300)
+    depth = np.arange(0, x_max + 1, step)
+    fig = Figure(Scale(0.0, float(x_max)), Scale(0.0, 100.0), title="Cumulative coverage",
+                 xlabel="depth", ylabel="% of bases at or above the depth", width=620,
+                 height=360)
+    fig.vline(ctx.min_depth, label=f"--min-depth {fmt_value(ctx.min_depth)}")
+
+    def pct_at(c: aggregate.CoverageCurve) -> np.ndarray:
+        return np.array([100.0 * aggregate.frac_at(c, int(d)) for d in depth])
+
+    def tip(c: aggregate.CoverageCurve, low: bool) -> str:
+        at = ", ".join(f"≥{t}×: {100 * aggregate.frac_at(c, t):.2f}%" for t in thresholds)
+        return f"{c.sample}: {at} of {c.n_bases:,} bases" + (" — low coverage" if low else "")
+
+    keys = []
+    known_pops = any(ctx.population_of(c.sample) is not None for c in curves)
+    if len(curves) <= MAX_LINES:
+        for i, (c, low) in enumerate(zip(curves, low_of)):
+            if low:
+                color = FAIL_COLOR
+            elif known_pops:
+                color = ctx.pop_color(ctx.population_of(c.sample))
+            else:
+                color = PALETTE[i % len(PALETTE)] if len(curves) <= len(PALETTE) else "#0072B2"
+            fig.line(depth, pct_at(c), color=color, title=tip(c, low), sample=c.sample)
+            if not known_pops and len(curves) <= len(PALETTE):
+                keys.append((c.sample, color))
+        cap = f"One line per BAM ({len(curves)}); red: low coverage."
+    else:
+        grid = np.vstack([pct_at(c) for c in curves])
+        q = np.quantile(grid, [0.0, 0.1, 0.5, 0.9, 1.0], axis=0)
+        fig.band(depth, q[0], q[4], color="#0072B2", opacity=0.12, title="range of the BAMs")
+        fig.band(depth, q[1], q[3], color="#0072B2", opacity=0.2,
+                 title="10th to 90th percentile of the BAMs")
+        fig.line(depth, q[2], color="#0072B2", width=2.0, title="median of the BAMs")
+        n_drawn = 0
+        for c, low in zip(curves, low_of):
+            if low and n_drawn < MAX_LINES:
+                fig.line(depth, pct_at(c), color=FAIL_COLOR, width=1.0, title=tip(c, True),
+                         sample=c.sample)
+                n_drawn += 1
+        cap = (f"{len(curves):,} BAMs: the shade spans them all (darker: 10th to 90th "
+               f"percentile at each depth), the line is their median; red lines: "
+               f"{n_drawn:,} low-coverage BAMs.")
+    cap += (" From the genome-wide rows of the coverage distribution, as mosdepth's "
+            "<code>.dist.txt</code> (depth counted over the --by regions when bam-qc had "
+            "them).")
+    if step > 1:
+        cap += f" Every {step}th depth is drawn."
+    key = legend(keys) if keys else ""
+    return figure(fig.svg(), cap, key)
+
+
+def coverage(ctx: Context) -> list[Section]:
+    sources, body = [], ""
+    bq = ctx.tables.get("bam_qc")
+    low_samples: set[str] = set()
+    low = np.zeros(0, bool)
+    thresholds: list[int] = []
+    if bq is not None:
+        df = bq.df
+        sources.append(bq.path)
+        samples = df["sample"].to_list()
+        thresholds = _thresholds(df)
+        low = low_coverage(df, ctx.min_depth)
+        low_samples = {s for s, k in zip(samples, low) if k}
+        depth = _floats(df["mean_depth_autosomes"])
+        dup = duplicate_percent(df)
+        mapped = _floats(df["pct_mapped"])
+        body += (f"<p>{_count(df.height)} BAMs; {_count(int(low.sum()))} with a mean "
+                 f"autosomal depth below {fmt_value(ctx.min_depth)}× (<code>--min-depth</code>) "
+                 "or none, marked red. Depth as mosdepth counts it (bam-qc's "
+                 "<code>mean_depth_autosomes</code>); mapped % is samtools flagstat's; "
+                 "duplicates % is <code>n_primary_duplicates / n_primary_mapped</code>.</p>")
+        plots = [_strip(ctx, samples, depth, low, title="Mean autosomal depth",
+                        ylabel="mean_depth_autosomes", column="mean_depth_autosomes",
+                        lines=[(ctx.min_depth, f"--min-depth {fmt_value(ctx.min_depth)}")],
+                        mark_label="low coverage")]
+        shown = 20 if 20 in thresholds else (thresholds[-1] if thresholds else None)
+        if shown is not None:
+            plots.append(_strip(ctx, samples, 100 * _floats(df[f"frac_ge_{shown}x"]), low,
+                                title=f"Bases at ≥ {shown}×", ylabel="% of bases",
+                                column=f"% frac_ge_{shown}x", mark_label="low coverage"))
+        plots.append(_strip(ctx, samples, mapped, low, title="Mapped reads",
+                            ylabel="pct_mapped (%)", column="pct_mapped",
+                            mark_label="low coverage"))
+        plots.append(_strip(ctx, samples, dup, low, title="Duplicates",
+                            ylabel="% of mapped primary reads", column="duplicates %",
+                            mark_label="low coverage"))
+        body += figures(plots)
+        headers = ["sample", "BAM", "mean depth (autosomes)", "mean depth",
+                   *(f"% ≥ {t}×" for t in thresholds), "mapped %", "duplicates %",
+                   "karyotype (depth)", "coverage"]
+        rows, attrs = [], []
+        cols = ["sample", "bam", "mean_depth_autosomes", "mean_depth",
+                *(f"frac_ge_{t}x" for t in thresholds), "pct_mapped", "karyotype"]
+        for i, rec in enumerate(df.select(cols).head(MAX_TABLE_ROWS).iter_rows(named=True)):
+            rows.append([esc(rec["sample"]), f'<code title="{esc(rec["bam"])}">'
+                         f'{esc(_basename(rec["bam"]))}</code>',
+                         esc(fmt_value(rec["mean_depth_autosomes"])),
+                         esc(fmt_value(rec["mean_depth"])),
+                         *(_pct(rec[f"frac_ge_{t}x"]) for t in thresholds),
+                         esc(fmt_value(rec["pct_mapped"])), esc(fmt_value(float(dup[i]))),
+                         esc(fmt_value(rec["karyotype"])),
+                         '<span class="flag">low</span>' if low[i] else "ok"])
+            attrs.append(f'data-sample="{esc(rec["sample"])}"')
+        body += "<h3>BAMs</h3>"
+        if df.height > MAX_TABLE_ROWS:
+            body += (f'<p class="note">The first {_count(MAX_TABLE_ROWS)} of '
+                     f"{_count(df.height)} BAMs; all are in the bam-qc table.</p>")
+        body += table(headers, rows, key="coverage-table", row_attrs=attrs,
+                      numeric=[False, False] + [True] * (4 + len(thresholds)) + [False, False])
+    cd = ctx.tables.get("coverage_dist")
+    if cd is not None:
+        sources.append(cd.path)
+        try:
+            curves = aggregate.coverage_curves(cd.df)
+        except ValueError as e:
+            raise InputError(f"not a coverage distribution: {e}", file=cd.path,
+                             hint="give the .coverage_dist table of genomekit bam-qc") from None
+        if not curves:
+            body += '<p class="note">The coverage distribution has no genome-wide rows.</p>'
+        else:
+            if bq is not None and [c.sample for c in curves] == bq.df["sample"].to_list():
+                low_of = [bool(k) for k in low]  # the same BAMs in the same order
+            else:
+                low_of = [c.sample in low_samples for c in curves]
+            if not thresholds:
+                thresholds = list(bam_table.DEFAULT_THRESHOLDS)
+            body = figures([_coverage_plot(ctx, curves, low_of, thresholds)]) + body
+    return [Section("coverage", "Coverage", body, sources)]
+
+
+def _basename(path: str | None) -> str:
+    return "NA" if path is None else path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _sex_by_depth(ctx: Context) -> str:
+    """chrX/autosome against chrY/autosome depth per BAM, by declared sex, and the BAMs whose
+    depth karyotype is ambiguous or disagrees with the declared sex or the genotypes."""
+    loaded = ctx.tables["bam_qc"]
+    df = loaded.df
+    t = loaded.summary.get("karyotype_thresholds")
+    t = t if isinstance(t, dict) else {}
+    x_one = t.get("x_ratio_one_x", bam_table.X_ONE)
+    x_two = t.get("x_ratio_two_x", bam_table.X_TWO)
+    y_absent = t.get("y_ratio_absent", bam_table.Y_ABSENT)
+    y_present = t.get("y_ratio_present", bam_table.Y_PRESENT)
+    samples = df["sample"].to_list()
+    sexes = [ctx.declared_sex_of(s) for s in samples]
+    geno = [(ctx.qc_rows.get(s) or {}).get("karyotype") for s in samples]
+    karyo = df["karyotype"].to_list()
+    reasons = df["karyotype_reason"].to_list()
+    issues = depth_sex_issues(sexes, karyo, geno, reasons, "sample_qc" in ctx.tables)
+    flagged = np.array([bool(i) for i in issues], dtype=bool)
+    x = _floats(df["x_depth_ratio"])
+    y = _floats(df["y_depth_ratio"])
+    colors = [SEX_COLORS.get(s, MUTED) for s in sexes]
+    titles = [f"{s} ({_basename(b)}): declared {fmt_value(d)}, depth karyotype {fmt_value(k)}"
+              f", chrX/autosome {fmt_value(u)}, chrY/autosome {fmt_value(v)}"
+              for s, b, d, k, u, v in zip(samples, df["bam"].to_list(), sexes, karyo,
+                                          df["x_depth_ratio"].to_list(),
+                                          df["y_depth_ratio"].to_list())]
+    fig = Figure(data_scale(x, include=(0.0, 1.0, x_one, x_two)),
+                 data_scale(y, include=(0.0, y_present, 0.5)),
+                 title="chrX vs chrY depth, over the autosomes",
+                 xlabel="chrX / autosome depth (x_depth_ratio)",
+                 ylabel="chrY / autosome depth (y_depth_ratio)")
+    fig.vline(x_one, label=f"one X when ≤ {x_one}")
+    fig.vline(x_two, label=f"two X when ≥ {x_two}")
+    fig.hline(y_absent, label=f"no Y when ≤ {y_absent}")
+    fig.hline(y_present, label=f"a Y when ≥ {y_present}")
+    ok = ~flagged
+    note = fig.scatter(x[ok], y[ok], color=[c for c, k in zip(colors, ok) if k],
+                       titles=[t_ for t_, k in zip(titles, ok) if k],
+                       samples=[s for s, k in zip(samples, ok) if k], noun="BAMs")
+    fig.points(x[flagged], y[flagged], color=[c for c, k in zip(colors, flagged) if k], r=4.4,
+               stroke=FAIL_COLOR, opacity=0.95, css="pt fail",
+               titles=[t_ + " — " + "; ".join(i) for t_, i in zip(titles, issues) if i],
+               samples=[s for s, k in zip(samples, flagged) if k])
+    undrawn = int((~(np.isfinite(x) & np.isfinite(y))).sum())
+    cap = (f"Dashed: bam-qc's karyotype thresholds (chrX {fmt_value(x_one)} / "
+           f"{fmt_value(x_two)}, chrY {fmt_value(y_absent)} / {fmt_value(y_present)}). "
+           f"Red ring: depth karyotype ambiguous or in disagreement ({int(flagged.sum())}).")
+    if undrawn:
+        cap += f" {undrawn} BAM(s) without chrX or chrY depth are not drawn."
+    if note:
+        cap += " " + esc(note)
+    source = ("the sample-qc table" if "sample_qc" in ctx.tables
+              else "--pops" if ctx.sheet is not None else None)
+    n_unknown = sum(s is None for s in sexes)
+    text = "<p>Declared sex "
+    text += f"from {esc(source)}" if source else "unknown (give --sample-qc or --pops)"
+    text += (f"; {n_unknown} BAM(s) have none.</p>" if n_unknown and source else ".</p>")
+    key = legend([(SEX_LABELS[s], SEX_COLORS[s]) for s in ("M", "F", None)],
+                 ring="ambiguous or disagrees")
+    rows, attrs = [], []
+    for i in np.flatnonzero(flagged).tolist():
+        chips = "".join(f'<span class="flag sex why">{esc(m)}</span>' for m in issues[i])
+        rows.append([esc(samples[i]), f"<code>{esc(_basename(df['bam'][i]))}</code>",
+                     esc(fmt_value(sexes[i])), esc(fmt_value(geno[i])), esc(fmt_value(karyo[i])),
+                     esc(fmt_value(df["x_depth_ratio"][i])),
+                     esc(fmt_value(df["y_depth_ratio"][i])), chips])
+        attrs.append(f'data-sample="{esc(samples[i])}"')
+    out = text + key + figures([figure(fig.svg(), cap)])
+    out += "<h4>BAMs whose depth karyotype is ambiguous or disagrees</h4>"
+    if rows:
+        out += table(["sample", "BAM", "declared sex", "karyotype (genotypes)",
+                      "karyotype (depth)", "chrX/autosome", "chrY/autosome", "why"], rows,
+                     key="sex-depth-table", row_attrs=attrs,
+                     numeric=[False] * 5 + [True, True, False])
+    else:
+        out += '<p class="note">None.</p>'
+    tab = aggregate.crosstab([s if s is not None else "unknown" for s in sexes],
+                             [k if k is not None else "none" for k in karyo])
+    kinds = [k for k in ("XX", "XY", "ambiguous", "none") if any(c == k for _, c in tab)]
+    cross = [[esc(sex)] + [_count(tab.get((sex, k), 0)) for k in kinds]
+             for sex in ("F", "M", "unknown") if any(r == sex for r, _ in tab)]
+    out += "<h4>Declared sex by depth karyotype (BAMs)</h4>" + table(
+        ["declared sex", *kinds], cross, key="sex-depth-crosstab",
+        numeric=[False] + [True] * len(kinds), sortable=False)
+    return out
+
+
+def depth_sex_issues(sexes: list, karyo: list, geno: list, reasons: list,
+                     have_genotypes: bool) -> list[list[str]]:
+    """Why each BAM's depth karyotype is flagged: ambiguous (bam-qc's reason), not the
+    declared sex (as sample-qc's sex_mismatch: only XX and XY against M and F), or not the
+    karyotype sample-qc inferred from the genotypes (when both are known)."""
+    out = []
+    for sex, k, g, reason in zip(sexes, karyo, geno, reasons):
+        why = []
+        if k == "ambiguous":
+            why.append(f"ambiguous: {reason}" if reason else "ambiguous")
+        if sex in ("M", "F") and k in ("XX", "XY") and (sex == "M") != (k == "XY"):
+            why.append(f"declared {sex}, depth {k}")
+        if have_genotypes and g is not None and k is not None and g != k:
+            why.append(f"genotypes {g}, depth {k}")
+        out.append(why)
+    return out
+
+
+# Sample identity (fingerprint) ------------------------------------------------------------
+
+RESULT_COLORS = {"match": "#009E73", "swap": "#D55E00", "mismatch": "#CC79A7",
+                 "inconclusive": "#E69F00", "not_in_vcf": "#56B4E9"}
+
+
+def _results_order(counts: dict) -> list[str]:
+    known = [r for r in fingerprint_table.RESULTS if r in counts]
+    return known + sorted(r for r in counts if r not in fingerprint_table.RESULTS and r)
+
+
+def identity_issues(rec: dict, threshold, max_contamination) -> list[str]:
+    """Why a fingerprint row is listed: its verdict when not a match, and contamination."""
+    out = []
+    result = rec["result"]
+    lod_d, lod_b = fmt_value(rec["lod_declared"]), fmt_value(rec["lod_best"])
+    if result == "swap":
+        what = (f"declared {rec['declared_sample']} is not in the VCF"
+                if not rec["declared_in_vcf"] else f"LOD {lod_d} for {rec['declared_sample']}")
+        out.append(f"swap: the reads are {rec['best_sample']}'s (LOD {lod_b}); {what}")
+    elif result == "mismatch":
+        out.append(f"mismatch: not {rec['declared_sample']}'s (LOD {lod_d}) and no sample "
+                   f"matches (best {rec['best_sample']}, LOD {lod_b})")
+    elif result == "inconclusive":
+        out.append(f"inconclusive: LOD {lod_d} between −{fmt_value(threshold)} and "
+                   f"{fmt_value(threshold)}")
+    elif result == "not_in_vcf":
+        out.append(f"not in VCF: {rec['declared_sample']} has no genotypes and no sample "
+                   f"matches (best LOD {lod_b})")
+    elif result != "match":
+        out.append(f"result {result}")
+    if rec["contaminated"]:
+        out.append(f"contamination {fmt_value(rec['contamination'])} ≥ "
+                   f"{fmt_value(max_contamination)}")
+    return out
+
+
+def sample_identity(ctx: Context) -> list[Section]:
+    loaded = ctx.tables["fingerprint"]
+    fp = loaded.df
+    settings = loaded.summary.get("settings")
+    settings = settings if isinstance(settings, dict) else {}
+    threshold = settings.get("lod_threshold")
+    max_contamination = settings.get("max_contamination", "the --max-contamination")
+    records = fp.to_dicts()
+    issues = [identity_issues(r, threshold if threshold is not None else "t",
+                              max_contamination) for r in records]
+    listed = [i for i, why in enumerate(issues) if why]
+    counts = _value_counts(fp["result"])
+    n_contaminated = int(_bools(fp["contaminated"]).sum())
+    sites = loaded.summary.get("sites")
+    n_used = sites.get("used") if isinstance(sites, dict) else None
+    text = (f"<p>{_count(fp.height)} BAMs compared with the genotypes of "
+            f"{_count(loaded.summary['n_samples']) if 'n_samples' in loaded.summary else 'the'}"
+            " VCF samples")
+    text += f" at {_count(n_used)} common SNPs" if isinstance(n_used, int) else ""
+    text += (". LOD: log10 odds that the reads are a sample's rather than an unrelated cohort "
+             "member's (Picard's CrosscheckFingerprints)")
+    if threshold is not None:
+        text += f"; ≥ {fmt_value(threshold)}: the sample's, ≤ −{fmt_value(threshold)}: not"
+    text += ".</p>"
+    result_rows = [[esc(r.replace("_", " ")), _count(counts[r])] for r in _results_order(counts)]
+    result_rows.append(["contaminated", _count(n_contaminated)])
+    body = text + table(["result", "BAMs"], result_rows, key="identity-results",
+                        numeric=[False, True], sortable=False)
+    body += "<h3>BAMs that are not the declared sample, or contaminated</h3>"
+    if listed:
+        rows, attrs = [], []
+        for i in listed:
+            r = records[i]
+            chips = "".join(f'<span class="flag why">{esc(m)}</span>' for m in issues[i])
+            rows.append([f'<code title="{esc(r["bam"])}">{esc(_basename(r["bam"]))}</code>',
+                         esc(r["declared_sample"]), esc(fmt_value(r["best_sample"])),
+                         esc(fmt_value(r["result"])), esc(fmt_value(r["lod_declared"])),
+                         esc(fmt_value(r["lod_best"])), esc(fmt_value(r["contamination"])),
+                         chips])
+            attrs.append(f'data-sample="{esc(r["declared_sample"])}"')
+        body += table(["BAM", "declared sample", "best-matching sample", "result",
+                       "LOD declared", "LOD best", "contamination", "why"], rows,
+                      key="identity-table", row_attrs=attrs,
+                      numeric=[False] * 4 + [True] * 3 + [False])
+    else:
+        body += '<p class="note">Every BAM matches its declared sample.</p>'
+    x = _floats(fp["lod_declared"])
+    y = _floats(fp["lod_best"])
+    results = fp["result"].to_list()
+    samples = fp["declared_sample"].to_list()
+    contaminated = _bools(fp["contaminated"])
+    titles = [f"{_basename(r['bam'])}: declared {r['declared_sample']} LOD "
+              f"{fmt_value(r['lod_declared'])}, best {fmt_value(r['best_sample'])} LOD "
+              f"{fmt_value(r['lod_best'])}, {r['result']}" for r in records]
+    include = (0.0,) if threshold is None else (0.0, threshold, -threshold)
+    fig = Figure(data_scale(x, include=include), data_scale(y, include=include),
+                 title="LOD of the declared vs the best-matching sample",
+                 xlabel="LOD, declared sample (lod_declared)",
+                 ylabel="LOD, best-matching sample (lod_best)")
+    fig.diagonal()
+    if threshold is not None:
+        fig.vline(threshold, label=f"match when LOD ≥ {fmt_value(threshold)}")
+        fig.vline(-threshold, label=f"not the sample when LOD ≤ −{fmt_value(threshold)}")
+        fig.hline(threshold, label=f"another sample matches when LOD ≥ {fmt_value(threshold)}")
+    colors = [RESULT_COLORS.get(r, MUTED) for r in results]
+    ok = ~contaminated
+    note = fig.scatter(x[ok], y[ok], color=[c for c, k in zip(colors, ok) if k],
+                       titles=[t for t, k in zip(titles, ok) if k],
+                       samples=[s for s, k in zip(samples, ok) if k], noun="BAMs")
+    fig.points(x[contaminated], y[contaminated],
+               color=[c for c, k in zip(colors, contaminated) if k], r=4.4, stroke=FAIL_COLOR,
+               css="pt fail", opacity=0.95,
+               titles=[t + " — contaminated" for t, k in zip(titles, contaminated) if k],
+               samples=[s for s, k in zip(samples, contaminated) if k])
+    undrawn = int((~(np.isfinite(x) & np.isfinite(y))).sum())
+    cap = ("Dotted: equal LODs, where the best match is the declared sample. Dashed: the "
+           "LOD threshold.")
+    if undrawn:
+        cap += (f" {undrawn} BAM(s) without a LOD for the declared sample (not in the VCF) "
+                "are not drawn.")
+    if note:
+        cap += " " + esc(note)
+    key = legend([(r.replace("_", " "), RESULT_COLORS.get(r, MUTED))
+                  for r in _results_order(counts)], ring="contaminated")
+    body += figures([figure(fig.svg(), cap, key)])
+    return [Section("sample-identity", "Sample identity", body, [loaded.path])]
+
+
+# Release ----------------------------------------------------------------------------------
+
+def _policy_text(policy: dict) -> str:
+    size, cell = policy.get("min_group_size"), policy.get("min_cell")
+    min_ac, digits = policy.get("min_ac"), policy.get("af_digits")
+    parts = []
+    if size is not None:
+        parts.append(f"Populations and sexes with fewer than {esc(size)} samples are dropped, "
+                     "and further groups are pooled until the samples no released group covers "
+                     f"number 0 or at least {esc(size)}.")
+    if cell is not None:
+        parts.append(f"A group's counts at a row are withheld where one of its cells (AC, "
+                     f"AN − AC, the site's REF count, nhomalt) is between 0 and {esc(cell)}, "
+                     "exclusive, and further groups are withheld where the withheld counts "
+                     "could be recomputed as the total minus the published groups.")
+    if min_ac:
+        parts.append(f"Rows whose AC is below {esc(min_ac)} are removed.")
+    elif min_ac is not None:
+        parts.append("No row is removed for its AC.")
+    if digits:
+        parts.append(f"Frequencies are rounded to {esc(digits)} significant digits.")
+    elif "af_digits" in policy:
+        parts.append("Frequencies are released at full precision.")
+    return " ".join(parts)
+
+
+def _withheld(entry: dict, family: str, key: str) -> int | None:
+    value = (entry.get(family) or {}).get(key)
+    return value if isinstance(value, int) else None
+
+
+def release(ctx: Context) -> list[Section]:
+    loaded = ctx.tables["release"]
+    df = loaded.df
+    s = loaded.summary
+    from_table = aggregate.withheld_rows(df["suppressed_groups"])
+    n_suppressed = int(_bools(df["suppressed"]).sum())
+    rows_info = s.get("rows") if isinstance(s.get("rows"), dict) else {}
+    sites_info = s.get("sites") if isinstance(s.get("sites"), dict) else {}
+    items = [(_count(df.height), "rows released", f"{_count(n_suppressed)} with counts withheld")]
+    if "removed_min_ac" in rows_info:
+        items.append((_count(rows_info["removed_min_ac"]), "rows removed",
+                      f"of {_count(rows_info.get('in', 0))} in the freq table (AC below min_ac)"))
+    if "released" in sites_info:
+        items.append((_count(sites_info["released"]), "sites released",
+                      f"{_count(sites_info.get('removed', 0))} removed"))
+    body = cards(items)
+    policy = s.get("policy") if isinstance(s.get("policy"), dict) else None
+    groups = [g for g in s.get("groups", []) if isinstance(g, dict) and "group" in g]
+    if policy is None or not groups:
+        body += ('<p class="note">No run summary (.release.json) beside the table: the '
+                 "policy and the dropped groups are not known. Rows whose allele counts are "
+                 "withheld, per group, from the table's <code>suppressed_groups</code>:</p>")
+        rows = [[esc(g), _count(n)] for g, n in sorted(from_table.items())]
+        body += table(["group", "rows with AC withheld"], rows, key="release-withheld",
+                      numeric=[False, True])
+    else:
+        body += f"<p>{_policy_text(policy)}</p>"
+        rules = policy.get("rules")
+        if isinstance(rules, dict) and rules:
+            body += ("<details><summary>The rules as the run summary states them</summary><ul>"
+                     + "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in rules.items())
+                     + "</ul></details>")
+        released = [g for g in groups if g.get("released")]
+        dropped = [g for g in groups if not g.get("released")]
+        text = (f"<p>{len(released)} group(s) released: "
+                + ", ".join(f"{esc(g['group'])} ({_count(g.get('n_samples', 0))} samples)"
+                            for g in released) + ".")
+        if dropped:
+            text += (f" {len(dropped)} dropped (why: in the table below): "
+                     + ", ".join(f"{esc(g['group'])} ({_count(g.get('n_samples', 0))} samples)"
+                                 for g in dropped) + ".")
+        remainders = [r for r in s.get("remainders", []) if isinstance(r, dict)]
+        if remainders:
+            text += (" Samples in no released group: "
+                     + ", ".join(f"{_count(r.get('n_samples', 0))} ({esc(r.get('partition'))})"
+                                 for r in remainders) + ".")
+        body += text + "</p>"
+        rows, attrs = [], []
+        for g in groups:
+            name = g["group"]
+            a_small = _withheld(g, "allele_counts", "rows_withheld_small_cell")
+            a_comp = _withheld(g, "allele_counts", "rows_withheld_complementary")
+            h_small = _withheld(g, "genotype_counts", "rows_withheld_small_cell")
+            h_comp = _withheld(g, "genotype_counts", "rows_withheld_complementary")
+            is_released = bool(g.get("released"))
+            rows.append([esc(name), esc(g.get("kind", "")), _count(g.get("n_samples", 0)),
+                         "released" if is_released else
+                         f'<span class="flag">dropped</span> {esc(g.get("reason") or "")}',
+                         _count(from_table.get(name, 0)) if is_released else "",
+                         "" if a_small is None else _count(a_small),
+                         "" if a_comp is None else _count(a_comp),
+                         "" if h_small is None else _count(h_small),
+                         "" if h_comp is None else _count(h_comp),
+                         _count(g["values_suppressed"]) if is_released and isinstance(
+                             g.get("values_suppressed"), int) else ""])
+            attrs.append(f'data-group="{esc(name)}"')
+        body += "<h3>Groups</h3>" + table(
+            ["group", "kind", "samples", "status", "rows with AC withheld",
+             "AC: own small cell", "AC: complementary", "nhomalt: own small cell",
+             "nhomalt: complementary", "cells withheld"], rows, key="release-groups",
+            row_attrs=attrs, numeric=[False, False, True, False] + [True] * 6)
+        names = [g["group"] for g in released]
+        values = [int(g.get("values_suppressed") or 0) for g in released]
+        body += figures([figure(
+            bar_chart(names, values, title="Cells withheld per released group", log=False,
+                      xlabel="group", ylabel="cells withheld", width=520, height=300,
+                      tips=[f"{n}: {v:,} cells withheld" for n, v in zip(names, values)]),
+            "Cells: the values nulled in the group's columns (AC, AF, nhomalt; for all "
+            "samples also n_het, AC_Hom, n_hemi_alt, HWE, ExcHet, InbreedingCoeff), as the "
+            "run summary counts them.")])
+    body += _release_sfs(ctx)
+    return [Section("release", "Release summary", body, [loaded.path])]
+
+
+def _release_sfs(ctx: Context) -> str:
+    """The released spectrum, beside the cohort's when the freq table is given."""
+    rel = ctx.tables["release"].df
+    fq = ctx.tables["freq"].df if "freq" in ctx.tables else None
+    an = rel["AN"].fill_null(0).to_numpy()
+    ac_max = rel.filter(pl.Series(an > 0))["AC"].max()
+    top = int(ac_max) if ac_max is not None else 0
+    if fq is not None:
+        cohort = aggregate.sfs_table(fq)
+        top = max(top, cohort["edges"][-1])
+    edges = aggregate.ac_upper_edges(top)
+    labels = aggregate.ac_bin_labels(edges)
+    released = aggregate.release_sfs(rel, edges)
+    series = [("released", released["counts"].tolist(), "#0072B2")]
+    headers = ["AC", "released"]
+    if fq is not None:
+        called = fq["AN"].to_numpy() > 0
+        cohort_counts = aggregate.sfs_counts(fq["AC"].to_numpy()[called], edges)
+        series.insert(0, ("cohort (freq)", cohort_counts.tolist(), "#AAAAAA"))
+        headers.insert(1, "cohort")
+    rows = []
+    for i, lab in enumerate(labels):
+        rows.append([esc(lab)] + [_count(int(v[i])) for _, v, _ in series])
+    chart = grouped_bar_chart(labels, series, title="Site frequency spectrum of the release",
+                              xlabel="ALT allele count (AC)",
+                              ylabel="ALT alleles (log scale)")
+    cap = (f"Rows of the release table binned by AC; {released['withheld']:,} with AC "
+           "withheld are not binned")
+    cap += f", nor {released['no_calls']:,} with AN = 0." if released["no_calls"] else "."
+    if fq is not None:
+        cap += " Grey: the freq table's rows, as in the spectrum above."
+    key = legend([(name, color) for name, _, color in series])
+    return ("<h3>Frequency spectrum</h3>" + figures([figure(chart, cap, key)])
+            + table(headers, rows, key="release-sfs", numeric=[False] + [True] * (len(headers) - 1),
+                    sortable=False))
+
+
+# Sections in page order, each with the inputs that bring it: it is built when any of them
+# is given.
 SECTIONS: tuple[tuple[tuple[str, ...], Callable[[Context], list[Section]]], ...] = (
     (("sample_qc",), flagged_samples),
     (("sample_qc",), sample_metrics),
-    (("sample_qc",), sex_check),
+    (("bam_qc", "coverage_dist"), coverage),
+    (("sample_qc", "bam_qc"), sex_check),
+    (("fingerprint",), sample_identity),
     (("relate",), relatedness),
     (("pca",), pca),
     (("freq",), sfs),
     (("freq",), af_by_population),
+    (("release",), release),
 )
 
 
 def build_sections(ctx: Context) -> list[Section]:
     out = overview(ctx)
     for needs, builder in SECTIONS:
-        if all(k in ctx.tables for k in needs):
+        if any(k in ctx.tables for k in needs):
             out.extend(builder(ctx))
     return out
 

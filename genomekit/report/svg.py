@@ -256,6 +256,36 @@ class Figure:
         return (f"{in_grid:,} {noun} are drawn as a density grid (shade: log count per "
                 f"cell; hover a cell for its count).")
 
+    def line(self, x, y, *, color: str, width: float = 1.6, title: str | None = None,
+              sample: str | None = None, dash: str | None = None, opacity: float = 0.9) -> bool:
+        """A polyline through the points with both values defined; False when none is."""
+        px, py = self.px(x), self.py(y)
+        ok = np.isfinite(px) & np.isfinite(py)
+        if not ok.any():
+            return False
+        points = " ".join(f"{_r(a)},{_r(b)}" for a, b in zip(px[ok].tolist(), py[ok].tolist()))
+        attrs = f' data-s="{esc(sample)}"' if sample is not None else ""
+        if dash:
+            attrs += f' stroke-dasharray="{dash}"'
+        tip = f"<title>{esc(title)}</title>" if title else ""
+        self.layers.append(f'<polyline class="ln" points="{points}" fill="none" '
+                           f'stroke="{color}" stroke-width="{width}" stroke-opacity="{opacity}"'
+                           f'{attrs}>{tip}</polyline>')
+        return True
+
+    def band(self, x, lo, hi, *, color: str, opacity: float = 0.18, title: str = "") -> None:
+        """The area between two curves over the same x."""
+        px, plo, phi = self.px(x), self.py(lo), self.py(hi)
+        ok = np.isfinite(px) & np.isfinite(plo) & np.isfinite(phi)
+        if not ok.any():
+            return
+        xs = px[ok].tolist()
+        upper = [f"{_r(a)},{_r(b)}" for a, b in zip(xs, phi[ok].tolist())]
+        lower = [f"{_r(a)},{_r(b)}" for a, b in zip(xs[::-1], plo[ok][::-1].tolist())]
+        tip = f"<title>{esc(title)}</title>" if title else ""
+        self.layers.append(f'<polygon points="{" ".join(upper + lower)}" fill="{color}" '
+                           f'fill-opacity="{opacity}" stroke="none">{tip}</polygon>')
+
     def hline(self, y: float, *, color: str = "#666666", dash: str = "4 3",
               x0: float | None = None, x1: float | None = None, label: str = "") -> None:
         yy = float(self.py([y])[0])
@@ -371,4 +401,37 @@ def bar_chart(labels: Sequence[str], values: Sequence[int], *, title: str, xlabe
                      f'y="{_r(max(top_px - 3, 9))}" text-anchor="middle">{int(v):,}</text>')
     parts.append("</g>")
     fig.layers.append("".join(parts))
+    return fig.svg()
+
+
+def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int], str]], *,
+                      title: str, xlabel: str, ylabel: str, log: bool = True,
+                      width: int = 700, height: int = 320) -> str:
+    """Bars of several series side by side in each category: ``series`` is (name, values,
+    colour) each; on a log axis a zero count draws no bar."""
+    vals = np.asarray([list(v) for _, v, _ in series], dtype=np.float64).reshape(len(series),
+                                                                                len(labels))
+    if log:
+        positive = vals[vals > 0]
+        top = float(positive.max()) if positive.size else 10.0
+        scale = Scale(0.5, max(top * 1.8, 10.0), log=True)
+    else:
+        scale = data_scale(vals.ravel(), lo=0.0, pad=0.08)
+    fig = Figure(Scale(0.0, float(len(labels))), scale, title=title, xlabel=xlabel,
+                 ylabel=ylabel, width=width, height=height,
+                 xticks=[(i + 0.5, label) for i, label in enumerate(labels)])
+    slot = fig.plot_width / max(len(labels), 1)
+    bar = slot * 0.8 / max(len(series), 1)
+    base = fig.plot_height
+    for k, (name, _, color) in enumerate(series):
+        parts = [f'<g class="bars" fill="{color}">']
+        for i, v in enumerate(vals[k].tolist()):
+            if v <= 0 and log:
+                continue
+            top_px = float(fig.py([v])[0])
+            parts.append(f'<rect x="{_r(i * slot + slot * 0.1 + k * bar)}" y="{_r(top_px)}" '
+                         f'width="{_r(bar * 0.92)}" height="{_r(base - top_px)}">'
+                         f'<title>{esc(labels[i])}: {esc(name)} {int(v):,}</title></rect>')
+        parts.append("</g>")
+        fig.layers.append("".join(parts))
     return fig.svg()
