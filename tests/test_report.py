@@ -504,6 +504,44 @@ def test_coverage_curves_keep_bams_apart_and_match_a_loop():
                                                 "n_bases": [3]}))
 
 
+def test_many_bams_draw_the_spread_and_the_low_ones(all_report, bam_run, tmp_path,
+                                                    monkeypatch):
+    from genomekit.report import sections
+
+    monkeypatch.setattr(sections, "MAX_LINES", 2)
+    p = bam_run["prefix"]
+    command.run(str(tmp_path / "m"), bam_qc=p + ".bam_qc.parquet",
+                min_depth=all_report["min_depth"], quiet=True)
+    text = Path(tmp_path / "m.report.html").read_text()
+    page = section_page(text, "coverage")
+    low = [r["attrs"]["data-sample"] for r in page.tables["coverage-table"]
+           if r["cells"][-1] == "low"]
+    lines = [a for tag, a in page.tags if tag == "polyline"]
+    assert [a["data-s"] for a in lines if "data-s" in a] == low
+    assert len(lines) == len(low) + 1  # and the median
+    assert sum(1 for tag, _ in page.tags if tag == "polygon") == 2
+    assert f"{len(page.tables['coverage-table'])} BAMs: the shade spans them all" in text
+
+
+def test_bad_coverage_distribution_is_one_error(bam_run, tmp_path):
+    dist = run_tables(bam_run)["coverage_dist"]
+    path = tmp_path / "x.coverage_dist.parquet"
+    dist.with_columns(pl.col("depth") - 1).write_parquet(path)
+    with pytest.raises(InputError, match="negative depth") as e:
+        command.run(str(tmp_path / "r"), coverage_dist=str(path), quiet=True)
+    assert str(path) in e.value.message()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.coverage_dist.parquet"]
+
+
+def test_multiqc_keeps_bams_of_one_sample_apart(bam_run):
+    from genomekit.report import multiqc
+
+    bq = run_tables(bam_run)["bam_qc"].with_columns(pl.lit("S").alias("sample"))
+    rows = [line.split("\t") for line in multiqc.bamqc_tsv(bq, "t", 10).splitlines()
+            if not line.startswith("#")]
+    assert [r[0] for r in rows[1:]] == [f"S ({os.path.basename(b)})" for b in bq["bam"]]
+
+
 def test_sex_check_by_depth_flags_the_swapped_bams(all_report, bam_run):
     t = run_tables(bam_run)
     bq, qc = t["bam_qc"], t["sample_qc"]

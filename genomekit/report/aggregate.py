@@ -134,15 +134,17 @@ def coverage_curves(dist: pl.DataFrame) -> list[CoverageCurve]:
     apart). Raises ValueError on a negative depth or base count.
     """
     total = dist.filter(pl.col("chrom").is_in(TOTAL_CHROMS))
-    samples = total["sample"].to_list()
+    samples = total["sample"]
     depth = total["depth"].to_numpy().astype(np.int64)
     n_bases = total["n_bases"].to_numpy().astype(np.int64)
     if (depth < 0).any() or (n_bases < 0).any():
         raise ValueError("a negative depth or base count")
-    starts = [i for i in range(len(samples))
-              if i == 0 or samples[i] != samples[i - 1] or depth[i] <= depth[i - 1]]
+    new_run = np.ones(len(depth), dtype=bool)
+    new_run[1:] = ((samples[1:] != samples[:-1]).fill_null(True).to_numpy()
+                   | (depth[1:] <= depth[:-1]))
+    starts = np.flatnonzero(new_run).tolist()
     curves = []
-    for a, b in zip(starts, starts[1:] + [len(samples)]):
+    for a, b in zip(starts, starts[1:] + [len(depth)]):
         hist = np.zeros(int(depth[b - 1]) + 1, dtype=np.int64)
         np.add.at(hist, depth[a:b], n_bases[a:b])
         bases = int(hist.sum())

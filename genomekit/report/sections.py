@@ -777,7 +777,11 @@ def _coverage_plot(ctx: Context, curves: list[aggregate.CoverageCurve],
     fig.vline(ctx.min_depth, label=f"--min-depth {fmt_value(ctx.min_depth)}")
 
     def pct_at(c: aggregate.CoverageCurve) -> np.ndarray:
-        return np.array([100.0 * aggregate.frac_at(c, int(d)) for d in depth])
+        # frac_at for every drawn depth: 0 past the curve's largest depth.
+        frac = np.zeros(x_max + 1)
+        n = min(c.frac.size, x_max + 1)
+        frac[:n] = c.frac[:n]
+        return 100.0 * frac[depth]
 
     def tip(c: aggregate.CoverageCurve, low: bool) -> str:
         at = ", ".join(f"≥{t}×: {100 * aggregate.frac_at(c, t):.2f}%" for t in thresholds)
