@@ -399,7 +399,7 @@ def pca(inputs, out, fmt, quiet, **options):
               help="release table (and its .release.json): policy, groups, withheld counts.")
 @click.option("--min-depth", type=float, default=15.0, show_default=True,
               help="Coverage: mark BAMs whose mean autosomal depth is below this.")
-@pops_option("colours the PCA by population")
+@pops_option("colours the plots by population; sexes for the depth sex check")
 @click.option("--title", help="Page title (default: 'genomekit report: ' and the PREFIX name).")
 @force_option
 @quiet_option
