@@ -230,7 +230,7 @@ def assert_dist_equal(ours: dict, theirs: dict, suffix: str = ""):
 # ----------------------------------------------------------------------------- kernels
 
 
-def test_parse_records_matches_naive(tmp_path):
+def test_decode_matches_naive(tmp_path):
     rng = random.Random(5)
     contigs = [("c1", 4000), ("c2", 3000), ("c3", 500)]
     recs = random_records(rng, contigs, 300)
@@ -238,44 +238,36 @@ def test_parse_records_matches_naive(tmp_path):
     data, n_ref = record_bytes(bam)
     expect = naive.bam_records(data)
     buf = np.frombuffer(data, np.uint8).copy()
-    out = np.zeros((7, kb.N_FIELDS), np.int64)  # a small table: decoding resumes
-    got = []
-    off = 0
-    while off < buf.size:
-        n, off, status = kb.parse_records(buf, off, buf.size, n_ref, out)
-        assert status == kb.OK
-        got += [row.copy() for row in out[:n]]
-    assert len(got) == len(expect) == len(recs)
-    for row, e in zip(got, expect):
-        assert row[kb.F_OFFSET] == e["offset"]
-        assert (row[kb.F_TID], row[kb.F_POS], row[kb.F_MAPQ], row[kb.F_FLAG]) == \
-            (e["tid"], e["pos"], e["mapq"], e["flag"])
-        assert (row[kb.F_MTID], row[kb.F_MPOS], row[kb.F_END], row[kb.F_LSEQ]) == \
-            (e["mtid"], e["mpos"], e["end"], e["l_seq"])
-        assert bytes(buf[row[kb.F_NAME]:row[kb.F_NAME] + row[kb.F_NAMELEN]]).decode() == \
-            e["name"]
-        cig = [(int(v) & 0xF, int(v) >> 4) for v in
-               buf[row[kb.F_CIGAR]:row[kb.F_CIGAR] + 4 * row[kb.F_NCIGAR]].view("<u4")]
-        assert cig == e["cigar"]
-    # A cut anywhere: only whole records are decoded, and records_end agrees.
-    for cut in rng.sample(range(1, buf.size), 25):
-        n, off, status = kb.parse_records(buf, 0, cut, n_ref, np.zeros((len(recs), 13),
-                                                                       np.int64))
-        assert status == kb.OK and off == kb.records_end(buf, 0, cut)
-        assert n == sum(1 for e in expect if e["offset"] < off)
+    assert len(expect) == len(recs)
+    o = 0
+    for e in expect:
+        (status, size, tid, pos, mapq, flag, ncig, cig, name, nlen, mtid, mpos, end,
+         lseq) = kb.decode(buf, o, buf.size, n_ref)
+        assert status == kb.OK and o == e["offset"]
+        assert (tid, pos, mapq, flag, mtid, mpos, end, lseq) == \
+            (e["tid"], e["pos"], e["mapq"], e["flag"], e["mtid"], e["mpos"], e["end"],
+             e["l_seq"])
+        assert bytes(buf[name:name + nlen]).decode() == e["name"]
+        assert [(int(v) & 0xF, int(v) >> 4) for v in buf[cig:cig + 4 * ncig].view("<u4")] \
+            == e["cigar"]
+        o += size
+    assert o == buf.size
+    assert kb.decode(buf, o, buf.size, n_ref)[0] == kb.MORE
+    # A record cut anywhere is not decoded.
+    for e, nxt in zip(expect, [x["offset"] for x in expect[1:]] + [buf.size]):
+        cut = rng.randrange(e["offset"], nxt)
+        assert kb.decode(buf, e["offset"], cut, n_ref)[0] == kb.MORE
 
 
-def test_parse_records_rejects_damage(tmp_path):
+def test_decode_rejects_damage(tmp_path):
     contigs = [("c1", 1000)]
     recs = [{"name": "a", "flag": 0, "tid": 0, "pos": 5, "cigar": [(0, 10)]}]
     data, n_ref = record_bytes(write_bam(tmp_path / "r.bam", contigs, recs, index=False))
-    out = np.zeros((4, kb.N_FIELDS), np.int64)
 
     def status(mutate):
         buf = bytearray(data)
         mutate(buf)
-        return kb.parse_records(np.frombuffer(bytes(buf), np.uint8).copy(), 0, len(buf),
-                                n_ref, out)[2]
+        return kb.decode(np.frombuffer(bytes(buf), np.uint8).copy(), 0, len(buf), n_ref)[0]
 
     assert status(lambda b: None) == kb.OK
     assert status(lambda b: struct.pack_into("<i", b, 0, 20)) == kb.ERR_BLOCK_SIZE
@@ -286,6 +278,10 @@ def test_parse_records_rejects_damage(tmp_path):
     assert status(lambda b: b.__setitem__(name + 1, 65)) == kb.ERR_NAME
     cig = name + 2
     assert status(lambda b: struct.pack_into("<I", b, cig, 10 << 4 | 9)) == kb.ERR_CIGAR_OP
+    long_cigar = [{"name": "a", "flag": 0, "tid": 0, "pos": 5,
+                   "cigar": [(4, 10), (3, 500)]}]
+    data, _ = record_bytes(write_bam(tmp_path / "l.bam", contigs, long_cigar, index=False))
+    assert status(lambda b: None) == kb.ERR_LONG_CIGAR
 
 
 def test_bgzf_kernels_match_naive(tmp_path):
@@ -374,7 +370,6 @@ def test_depth_kernel_matches_naive(tmp_path, monkeypatch, options):
 
     monkeypatch.setattr(command, "RING_SIZE", 8)
     monkeypatch.setattr(command, "MATE_SLOTS", 2)
-    monkeypatch.setattr(command, "PARSE_ROWS", 5)
     monkeypatch.setattr(iobam, "READ_BYTES", 333)
     rng = random.Random(11)
     contigs = [("c1", 5000), ("chrX", 3_000_000), ("c3", 800)]

@@ -24,9 +24,8 @@ from genomekit.progress import Progress
 FORMATS = ("parquet", "tsv")
 # mosdepth's default --flag: unmapped, secondary, QC-failed, duplicate.
 DEFAULT_EXCLUDE_FLAG = 1796
-# Records decoded per kernel call, and the starting sizes of the depth ring and the
-# mate table (they grow when a record needs more).
-PARSE_ROWS = 1 << 15
+# The starting sizes of the depth ring and the mate table (they grow when a record
+# needs more).
 RING_SIZE = 1 << 16
 MATE_SLOTS = 1 << 12
 
@@ -264,13 +263,17 @@ class _ScanJob:
                                  hint="sort it with samtools sort")
             scan = _Scan(path, samples[0], header, self.options)
             scan.set_regions(self.bed, self.bed_path, self.quiet)
-            last = 0
-            for buf in reader.records():
-                scan.feed(buf)
+            last = [0]
+
+            def consume(buf, start):
+                used = scan.feed(buf, start)
                 done = reader.compressed_done()
-                self.advance(done - last, scan.where())
-                last = done
-            self.advance(max(0, reader.size - last) if reader.kind == "bam" else 0,
+                self.advance(done - last[0], scan.where())
+                last[0] = done
+                return used
+
+            reader.scan(consume)
+            self.advance(max(0, reader.size - last[0]) if reader.kind == "bam" else 0,
                          scan.where())
             return scan.finish()
 
@@ -280,7 +283,6 @@ class _Scan:
 
     def __init__(self, path, sample, header, options: Options):
         from genomekit.kernels import coverage as kc
-        from genomekit.kernels.bamparse import N_FIELDS
 
         self.kc = kc
         self.path = path
@@ -293,7 +295,6 @@ class _Scan:
         self.opt = np.array([options.min_mapq, options.exclude_flag, options.include_flag,
                              int(options.fast_mode)], dtype=np.int64)
         self.counts = np.zeros((2, kc.N_COUNTS), np.int64)
-        self.recs = np.empty((PARSE_ROWS, N_FIELDS), np.int64)
         self.ring = np.zeros(RING_SIZE, np.int32)
         self.dep = np.zeros(RING_SIZE, np.int32)
         self.hist = np.zeros(kc.HIST_SIZE, np.int64)
@@ -378,33 +379,29 @@ class _Scan:
             return ""
         return f"{self.header.names[tid]}:{int(self.st[self.kc.S_WS]) + 1}"
 
-    def feed(self, buf: np.ndarray) -> None:
-        from genomekit.kernels.bamparse import parse_records
-
+    def feed(self, buf: np.ndarray, start: int = 0) -> int:
+        """Count the complete records of ``buf[start:]``; returns the offset of the first
+        incomplete one."""
         kc = self.kc
-        off = 0
-        while off < buf.size:
-            n, nxt, err = parse_records(buf, off, buf.size, self.n_ref, self.recs)
-            i = 0
-            while i < n:
-                status, i = kc.accumulate(
-                    buf, self.recs, n, i, self.st, self.opt, self.counts, self.ring,
-                    self.dep, self.hist, self.rhist, *self._regs[:5], self.hkey, self.hslot,
-                    self.ents, self.npool, self.cpool, self.bloom)
-                if status == kc.DONE:
-                    break
-                if status == kc.NEW_CONTIG:
-                    self._close_contig()
-                    self._open_contig(int(self.recs[i, 1]))
-                elif status == kc.GROW_RING:
-                    self._grow_ring()
-                elif status == kc.GROW_MATES:
-                    self._grow_mates(i)
-                elif status == kc.ERR_UNSORTED:
-                    self._unsorted(i)
-            if err:
-                self._bad_record(err)
-            off = nxt
+        o = start
+        while True:
+            status, o = kc.accumulate(
+                buf, o, buf.size, self.n_ref, self.st, self.opt, self.counts, self.ring,
+                self.dep, self.hist, self.rhist, *self._regs[:5], self.hkey, self.hslot,
+                self.ents, self.npool, self.cpool, self.bloom)
+            if status == kc.DONE:
+                return o
+            if status == kc.NEW_CONTIG:
+                self._close_contig()
+                self._open_contig(_i32(buf, o + 4))
+            elif status == kc.GROW_RING:
+                self._grow_ring()
+            elif status == kc.GROW_MATES:
+                self._grow_mates()
+            elif status == kc.ERR_UNSORTED:
+                self._unsorted(_i32(buf, o + 4), _i32(buf, o + 8))
+            else:
+                self._bad_record(int(self.st[kc.S_ERROR]))
 
     def _bad_record(self, err):
         from genomekit.kernels import bamparse as kb
@@ -421,10 +418,7 @@ class _Scan:
                          hint="the file is damaged or not valid BAM; check it with "
                               "samtools quickcheck / samtools view")
 
-    def _unsorted(self, i):
-        from genomekit.kernels.bamparse import F_POS, F_TID
-
-        tid, pos = int(self.recs[i, F_TID]), int(self.recs[i, F_POS])
+    def _unsorted(self, tid, pos):
         chrom = self.header.names[tid] if tid >= 0 else "*"
         raise InputError("the records are not sorted by coordinate", file=self.path,
                          chrom=chrom, pos=pos + 1, hint="sort it with samtools sort")
@@ -473,17 +467,15 @@ class _Scan:
         self.ring = ring
         self.dep = np.zeros(size, np.int32)
 
-    def _grow_mates(self, i):
-        from genomekit.kernels.bamparse import F_NAMELEN, F_NCIGAR
-
+    def _grow_mates(self):
         kc = self.kc
         live, names, cigars = kc.mates_live(self.hslot, self.ents)
         need = live + 1
         slots = max(self.hkey.size, 1 << int(np.ceil(np.log2(4 * need))))
         old = (self.hkey, self.hslot, self.ents, self.npool, self.cpool)
         self._new_mates(slots, max(self.ents.shape[0], 2 * need),
-                        max(self.npool.size, 2 * (names + int(self.recs[i, F_NAMELEN]))),
-                        max(self.cpool.size, 2 * (cigars + int(self.recs[i, F_NCIGAR]))))
+                        max(self.npool.size, 2 * (names + int(self.st[kc.S_NEED_NAME]))),
+                        max(self.cpool.size, 2 * (cigars + int(self.st[kc.S_NEED_CIGAR]))))
         kc.mates_rebuild(self.st, *old, self.hkey, self.hslot, self.ents, self.npool,
                          self.cpool)
 
@@ -502,6 +494,10 @@ class _Scan:
             sums=self.sums, hists=self.hists, region_hists=self.region_hists,
             regions=self.bed_regions, region_sums=self.region_sums[:base],
             nonpar={k: tuple(v) for k, v in nonpar.items()}, skipped_events=self.skipped)
+
+
+def _i32(buf: np.ndarray, o: int) -> int:
+    return int(buf[o:o + 4].view("<i4")[0])
 
 
 def _minus(s: int, e: int, cuts) -> list[tuple[int, int]]:

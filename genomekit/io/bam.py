@@ -126,12 +126,13 @@ def _libdeflate() -> _Libdeflate | None:
     return _LIBDEFLATE[0]
 
 
-def _inflate(batch) -> tuple[np.ndarray, int, str | None]:
-    """Inflate a batch of blocks into one buffer: (bytes, compressed size, problem)."""
+def _inflate(batch, out: np.ndarray) -> tuple[np.ndarray, int, str | None]:
+    """Inflate a batch of blocks into ``out`` (large enough): (the bytes, compressed
+    size, problem)."""
     from genomekit.kernels.bamparse import B_END, B_ISIZE, B_OFFSET, BGZF_CRC, bgzf_inflate
 
-    data, blocks, base = batch
-    out = np.empty(int(blocks[:, B_ISIZE].sum()), np.uint8)
+    data, blocks, base, _last = batch
+    total = int(blocks[:, B_ISIZE].sum())
     size = int(blocks[-1, B_END] + 8 - blocks[0, B_OFFSET])
     lib = _libdeflate()
     if lib is not None:
@@ -144,7 +145,7 @@ def _inflate(batch) -> tuple[np.ndarray, int, str | None]:
         finally:
             lib.free(dec)
         if bad < 0:
-            return out, size, None
+            return out[:total], size, None
         done = int(blocks[:bad, B_ISIZE].sum())
         why = "CRC32 mismatch" if status == BGZF_CRC else "inflate failed"
         return out[:done], 0, (f"corrupt BGZF block at byte {base + int(blocks[bad, B_OFFSET])}"
@@ -161,21 +162,46 @@ def _inflate(batch) -> tuple[np.ndarray, int, str | None]:
             return out[:o], 0, f"corrupt BGZF block at byte {base + offset} ({why})"
         out[o:o + isize] = np.frombuffer(text, np.uint8)
         o += isize
-    return out, size, None
+    return out[:total], size, None
+
+
+# Largest inflated batch: a read of highly compressible blocks is split into batches of
+# at most this many bytes.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
 class _Bgzf:
-    """The decompressed bytes of a BGZF stream, as arrays in order (see BamReader)."""
+    """The decompressed bytes of a BGZF stream, as arrays in order (see BamReader).
+
+    Buffers are recycled: compressed ones once their batch is inflated, inflated ones
+    once the reader calls ``release``, so that memory is allocated (and paged in) once.
+    """
 
     def __init__(self, fh, name: str, threads: int, check_eof: bool):
         self.fh = fh
         self.name = name
         self.threads = max(1, threads)
         self.check_eof = check_eof
+        self._free_in: list[np.ndarray] = []
+        self._free_out: list[np.ndarray] = []
+
+    def release(self, buf: np.ndarray) -> None:
+        """Give back an inflated buffer (or a view of one) that is no longer used."""
+        base = buf.base if isinstance(buf.base, np.ndarray) else buf
+        if len(self._free_out) < 2 * self.threads + 4:
+            self._free_out.append(base)
+
+    @staticmethod
+    def _take(pool: list, size: int) -> np.ndarray:
+        for k, buf in enumerate(pool):
+            if buf.size >= size:
+                return pool.pop(k)
+        return np.empty(size, np.uint8)
 
     def _batches(self) -> Iterator[tuple | str]:
-        """(compressed bytes, block table, file offset of the bytes) per read, in order;
-        a string describes damage that ends the stream."""
+        """(compressed bytes, block table, file offset of the bytes, whether it is the
+        last batch of those bytes) in order; a string describes damage that ends the
+        stream."""
         from genomekit.kernels.bamparse import (
             B_ISIZE,
             BGZF_BAD_SIZE,
@@ -183,20 +209,30 @@ class _Bgzf:
             bgzf_scan,
         )
 
-        table = np.zeros((1 << 14, 5), np.int64)
-        data = np.zeros(0, np.uint8)
-        base = 0  # file offset of data[0]
+        # The smallest BGZF block (the empty end-of-file block) is 28 bytes.
+        table = np.zeros((READ_BYTES // 28 + 2, 5), np.int64)
+        left = np.zeros(0, np.uint8)  # an incomplete block carried to the next read
+        base = 0  # file offset of the buffer's first byte
         last_isize = None
         while True:
-            more = self.fh.read(READ_BYTES)
-            if more:
-                data = np.concatenate([data, np.frombuffer(more, np.uint8)])
+            buf = self._take(self._free_in, left.size + READ_BYTES)
+            buf[:left.size] = left
+            got = self.fh.readinto(memoryview(buf)[left.size:left.size + READ_BYTES]) or 0
+            end = left.size + got
             o = 0
             while True:
-                n, o2, status = bgzf_scan(data, o, data.size, table)
+                n, o2, status = bgzf_scan(buf, o, end, table)
                 if n:
-                    yield data, table[:n].copy(), base
                     last_isize = int(table[n - 1, B_ISIZE])
+                    sizes = np.cumsum(table[:n, B_ISIZE])
+                    first = 0
+                    while first < n:
+                        stop = max(first + 1, int(np.searchsorted(
+                            sizes, (sizes[first - 1] if first else 0) + MAX_BATCH_BYTES,
+                            side="right")))
+                        last = stop >= n and o2 == end and status == BGZF_OK
+                        yield buf, table[first:stop].copy(), base, last
+                        first = stop
                 if status != BGZF_OK:
                     yield (f"bad BGZF block at byte {base + o2} (size over 64 KiB)"
                            if status == BGZF_BAD_SIZE else
@@ -205,17 +241,26 @@ class _Bgzf:
                 o = o2
                 if n < table.shape[0]:
                     break
-            data = data[o:]
+            left = buf[o:end].copy()
             base += o
-            if not more:
+            if not got:
                 break
-        if data.size:
+        if left.size:
             yield (f"truncated BGZF data at byte {base}: the file ends inside a block "
-                   f"({data.size} bytes of it present)")
+                   f"({left.size} bytes of it present)")
             return
         if self.check_eof and last_isize != 0:
             yield ("no BGZF end-of-file block: the file is truncated" if last_isize else
                    "empty file")
+
+    def _job(self, batch):
+        from genomekit.kernels.bamparse import B_ISIZE
+
+        return batch, self._take(self._free_out, int(batch[1][:, B_ISIZE].sum()))
+
+    def _done(self, batch) -> None:
+        if batch[3] and len(self._free_in) < 2 * self.threads + 4:
+            self._free_in.append(batch[0])
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int, str | None]]:
         if self.threads == 1:
@@ -223,7 +268,9 @@ class _Bgzf:
                 if isinstance(batch, str):
                     yield np.zeros(0, np.uint8), 0, batch
                     return
-                yield _inflate(batch)
+                result = _inflate(*self._job(batch))
+                self._done(batch)
+                yield result
             return
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             pending: collections.deque = collections.deque()
@@ -232,19 +279,24 @@ class _Bgzf:
                     if isinstance(batch, str):
                         pending.append(batch)
                         break
-                    pending.append(pool.submit(_inflate, batch))
+                    pending.append((batch, pool.submit(_inflate, *self._job(batch))))
                     if len(pending) > self.threads + 1:
-                        yield pending.popleft().result()
+                        done, future = pending.popleft()
+                        result = future.result()
+                        self._done(done)
+                        yield result
                 while pending:
                     item = pending.popleft()
                     if isinstance(item, str):
                         yield np.zeros(0, np.uint8), 0, item
                         return
-                    yield item.result()
+                    result = item[1].result()
+                    self._done(item[0])
+                    yield result
             finally:
                 for item in pending:
                     if not isinstance(item, str):
-                        item.cancel()
+                        item[1].cancel()
 
 
 # Converts CRAM to uncompressed BAM on stdout with pysam's bundled samtools.
@@ -254,10 +306,10 @@ _CRAM_TO_BAM = "import pysam, sys; pysam.samtools.view(*sys.argv[1:], catch_stdo
 class BamReader:
     """The header and the records of a BAM (or, with a reference, CRAM) file.
 
-    ``records()`` yields uint8 arrays holding whole records only (no header), with the
-    compressed bytes consumed so far; damaged or truncated input raises InputError
-    after the arrays that precede the damage. BGZF blocks are inflated on ``threads``
-    threads. No index is needed.
+    ``scan(consume)`` passes the decompressed records (not the header) to a consumer,
+    buffer by buffer; ``compressed_done()`` tells how far into the file it is. Damaged
+    or truncated input raises InputError after the buffers that precede the damage.
+    BGZF blocks are inflated on ``threads`` threads. No index is needed.
     """
 
     def __init__(self, path: str, *, threads: int = 1, reference: str | None = None):
@@ -280,7 +332,8 @@ class BamReader:
             self._fh = self._proc.stdout
         else:
             self._fh = open(path, "rb")
-        self._stream = iter(_Bgzf(self._fh, path, threads, check_eof=self.kind == "bam"))
+        self._bgzf = _Bgzf(self._fh, path, threads, check_eof=self.kind == "bam")
+        self._stream = iter(self._bgzf)
         self._done = 0  # compressed bytes consumed
         self._pending = np.zeros(0, np.uint8)
         self.header = self._read_header()
@@ -367,14 +420,18 @@ class BamReader:
     def compressed_done(self) -> int:
         return self._done
 
-    def records(self) -> Iterator[np.ndarray]:
-        """uint8 arrays of whole records, in file order."""
-        from genomekit.kernels.bamparse import records_end
-
+    def scan(self, consume) -> None:
+        """Pass the records, in file order, to ``consume(buf, start)``: it handles the
+        complete records of ``buf`` from offset ``start`` and returns the offset of the
+        first one that is not complete (``buf.size`` when all are). A record cut by a
+        buffer boundary is completed from the next buffer and passed on its own. A
+        buffer's memory is reused once ``consume`` returns."""
         carry = np.zeros(0, np.uint8)  # the start of a record cut by a buffer boundary
         raw = self._pending
         self._pending = np.zeros(0, np.uint8)
+        first = True
         while raw is not None:
+            whole = raw
             if carry.size:
                 need = _record_size(carry) - carry.size
                 while need > 0 and raw.size:
@@ -383,13 +440,13 @@ class BamReader:
                     raw = raw[take:]
                     need = _record_size(carry) - carry.size
                 if need <= 0:
-                    yield carry
+                    consume(carry, 0)
                     carry = np.zeros(0, np.uint8)
             if not carry.size and raw.size:
-                cut = records_end(raw, 0, raw.size)
-                if cut:
-                    yield raw[:cut]
-                carry = raw[cut:]
+                carry = raw[consume(raw, 0):].copy()
+            if not first:  # the header's buffer may still be referenced
+                self._bgzf.release(whole)
+            first = False
             raw = self._next_raw()
         if self._proc is not None:
             rc = self._proc.wait()

@@ -6,9 +6,8 @@ bytes: refID, pos (int32), l_read_name (uint8), mapq (uint8), bin (uint16), n_ci
 read_name (NUL-terminated), cigar (uint32 per operation: length << 4 | op), seq, qual
 and the tags. All integers are little-endian.
 
-``parse_records`` fills one row of an int64 table per record with the fields the QC
-kernels need (columns F_*); CIGARs and read names stay in the buffer, addressed by
-offset.
+``decode`` reads the fields the QC kernels need from one record; CIGARs and read names
+stay in the buffer, addressed by offset.
 """
 
 from __future__ import annotations
@@ -17,24 +16,7 @@ import numpy as np
 
 from genomekit.kernels._jit import jit
 
-# Columns of the record table filled by parse_records.
-F_OFFSET = 0   # offset of the record (its block_size field) in the buffer
-F_TID = 1      # refID, -1 for none
-F_POS = 2      # 0-based leftmost position, -1 for none
-F_MAPQ = 3
-F_FLAG = 4
-F_NCIGAR = 5
-F_CIGAR = 6    # offset of the first CIGAR operation
-F_NAME = 7     # offset of the read name
-F_NAMELEN = 8  # length of the read name without its NUL
-F_MTID = 9
-F_MPOS = 10
-F_END = 11     # htslib's bam_endpos: pos + reference length, or pos + 1 when unmapped
-               # or when the CIGAR consumes no reference
-F_LSEQ = 12
-N_FIELDS = 13
-
-# Status codes of parse_records.
+# Status codes of decode.
 OK = 0
 ERR_BLOCK_SIZE = 1  # block_size too small for the record's own fields
 ERR_TID = 2         # refID or next_refID outside the header's references
@@ -42,6 +24,7 @@ ERR_NAME = 3        # read name empty or not NUL-terminated
 ERR_CIGAR_OP = 4    # CIGAR operation code above 8
 ERR_LONG_CIGAR = 5  # placeholder CIGAR of a read whose real CIGAR is in the CG tag
 ERR_POS = 6         # position below -1
+MORE = 7            # decode: the record continues past the end of the buffer
 
 # CIGAR operations (BAM codes): M I D N S H P = X.
 OP_M, OP_I, OP_D, OP_N, OP_S, OP_H, OP_P, OP_EQ, OP_X = range(9)
@@ -72,99 +55,65 @@ def u16(buf, o):
 
 
 @jit
-def records_end(buf, start, end):
-    """Offset just past the last complete record of ``buf[start:end]`` (``start`` when
-    none is complete). Records are not checked."""
-    o = start
-    while o + 4 <= end:
-        size = i32(buf, o)
-        if size < 0 or o + 4 + size > end:
-            break
-        o += 4 + size
-    return o
+def decode(buf, o, end, n_ref):
+    """Decode the record whose block_size is at ``buf[o]``.
 
-
-@jit
-def parse_records(buf, start, end, n_ref, out):
-    """Decode the complete records of ``buf[start:end]``, at most ``out.shape[0]``.
-
-    Parameters
-    ----------
-    buf : uint8 array
-        Decompressed BAM bytes; ``start`` is the offset of a record's block_size.
-    n_ref : int
-        Number of references in the header (refIDs must be -1 .. n_ref-1).
-    out : int64 array (max_records, N_FIELDS)
-        Filled row by row (columns F_*).
-
-    Returns
-    -------
-    (n, offset, status) : int64
-        Records decoded; offset just past the last one (where decoding resumes: the
-        next record is incomplete or ``out`` is full); OK or the error code of the
-        record at ``offset``, which is then not counted in ``n``.
+    Returns (status, size, tid, pos, mapq, flag, n_cigar, cigar, name, name_len, mtid,
+    mpos, end_pos, l_seq), int64: status OK, MORE when the record does not end before
+    ``end``, or an ERR_* code (the fields are then not all set); size, the record's bytes
+    including block_size; refID (-1 for none), 0-based position (-1 for none), MAPQ,
+    flag, number of CIGAR operations, offsets of the first CIGAR operation and of the
+    read name, the name's length without its NUL, the mate's refID and position,
+    htslib's bam_endpos (position + reference length, or position + 1 when unmapped or
+    when the CIGAR consumes no reference), and the sequence length.
     """
-    n = 0
-    o = start
-    cap = out.shape[0]
-    while n < cap and o + 4 <= end:
-        size = i32(buf, o)
-        if size < 32:
-            return n, o, ERR_BLOCK_SIZE
-        if o + 4 + size > end:
-            break
-        b = o + 4
-        tid = i32(buf, b)
-        pos = i32(buf, b + 4)
-        l_name = np.int64(buf[b + 8])
-        mapq = np.int64(buf[b + 9])
-        n_cigar = u16(buf, b + 12)
-        flag = u16(buf, b + 14)
-        l_seq = i32(buf, b + 16)
-        mtid = i32(buf, b + 20)
-        mpos = i32(buf, b + 24)
-        if l_seq < 0 or 32 + l_name + 4 * n_cigar + (l_seq + 1) // 2 + l_seq > size:
-            return n, o, ERR_BLOCK_SIZE
-        if tid < -1 or tid >= n_ref or mtid < -1 or mtid >= n_ref:
-            return n, o, ERR_TID
-        if pos < -1:
-            return n, o, ERR_POS
-        name = b + 32
-        if l_name < 2 or buf[name + l_name - 1] != 0:
-            return n, o, ERR_NAME
-        cig = name + l_name
-        rlen = 0
+    if o + 4 > end:
+        return MORE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    size = i32(buf, o)
+    if size < 32:
+        return ERR_BLOCK_SIZE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    if o + 4 + size > end:
+        return MORE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    b = o + 4
+    tid = i32(buf, b)
+    pos = i32(buf, b + 4)
+    l_name = np.int64(buf[b + 8])
+    mapq = np.int64(buf[b + 9])
+    n_cigar = u16(buf, b + 12)
+    flag = u16(buf, b + 14)
+    l_seq = i32(buf, b + 16)
+    mtid = i32(buf, b + 20)
+    mpos = i32(buf, b + 24)
+    status = OK
+    if l_seq < 0 or 32 + l_name + 4 * n_cigar + (l_seq + 1) // 2 + l_seq > size:
+        status = ERR_BLOCK_SIZE
+    elif tid < -1 or tid >= n_ref or mtid < -1 or mtid >= n_ref:
+        status = ERR_TID
+    elif pos < -1:
+        status = ERR_POS
+    name = b + 32
+    if status == OK and (l_name < 2 or buf[name + l_name - 1] != 0):
+        status = ERR_NAME
+    cig = name + l_name
+    rlen = 0
+    if status == OK:
         for k in range(n_cigar):
             v = u32(buf, cig + 4 * k)
             op = v & 0xF
             if op > OP_X:
-                return n, o, ERR_CIGAR_OP
+                status = ERR_CIGAR_OP
+                break
             if (CONSUMES_REF >> op) & 1:
                 rlen += v >> 4
-        if n_cigar == 2 and l_seq > 0:
-            v0 = u32(buf, cig)
-            v1 = u32(buf, cig + 4)
-            if v0 & 0xF == OP_S and v0 >> 4 == l_seq and v1 & 0xF == OP_N:
-                return n, o, ERR_LONG_CIGAR
-        if flag & FLAG_UNMAP:
-            rlen = 0
-        row = out[n]
-        row[F_OFFSET] = o
-        row[F_TID] = tid
-        row[F_POS] = pos
-        row[F_MAPQ] = mapq
-        row[F_FLAG] = flag
-        row[F_NCIGAR] = n_cigar
-        row[F_CIGAR] = cig
-        row[F_NAME] = name
-        row[F_NAMELEN] = l_name - 1
-        row[F_MTID] = mtid
-        row[F_MPOS] = mpos
-        row[F_END] = pos + (rlen if rlen > 0 else 1)
-        row[F_LSEQ] = l_seq
-        n += 1
-        o += 4 + size
-    return n, o, OK
+    if status == OK and n_cigar == 2 and l_seq > 0:
+        v0 = u32(buf, cig)
+        v1 = u32(buf, cig + 4)
+        if v0 & 0xF == OP_S and v0 >> 4 == l_seq and v1 & 0xF == OP_N:
+            status = ERR_LONG_CIGAR
+    if flag & FLAG_UNMAP:
+        rlen = 0
+    return (status, 4 + size, tid, pos, mapq, flag, n_cigar, cig, name, l_name - 1, mtid,
+            mpos, pos + (rlen if rlen > 0 else 1), l_seq)
 
 
 # Status codes of bgzf_scan and bgzf_inflate.

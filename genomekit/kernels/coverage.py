@@ -36,22 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from genomekit.kernels._jit import jit
-from genomekit.kernels.bamparse import (
-    CONSUMES_QUERY,
-    CONSUMES_REF,
-    F_CIGAR,
-    F_END,
-    F_FLAG,
-    F_MAPQ,
-    F_MPOS,
-    F_MTID,
-    F_NAME,
-    F_NAMELEN,
-    F_NCIGAR,
-    F_POS,
-    F_TID,
-    u32,
-)
+from genomekit.kernels.bamparse import CONSUMES_QUERY, CONSUMES_REF, MORE, OK, decode, u32
 
 # Flag bits.
 PAIRED, PROPER, UNMAP, MUNMAP = 0x1, 0x2, 0x4, 0x8
@@ -81,7 +66,10 @@ M_LIVE = 14      # entries reachable from the hash table
 M_USED = 15      # hash slots in use (live or deleted)
 M_NAMES = 16     # name pool bytes used
 M_CIGARS = 17    # CIGAR pool operations used
-N_STATE = 18
+S_ERROR = 18     # decode status of a damaged record (ERR_RECORD)
+S_NEED_NAME = 19   # GROW_MATES: name bytes and CIGAR operations of the record to store
+S_NEED_CIGAR = 20
+N_STATE = 21
 UNPLACED = 1 << 40  # sort key of records without a refID
 
 # Options ``opt``.
@@ -94,6 +82,7 @@ NEW_CONTIG = 1    # the record starts another contig (or the unplaced records)
 GROW_RING = 2     # the record's events reach past the ring
 GROW_MATES = 3    # the mate table or its pools are full
 ERR_UNSORTED = 4  # the record comes before the previous one
+ERR_RECORD = 5    # the record is damaged (see S_ERROR)
 
 # Columns of the flag counts (samtools flagstat's lines); one row for QC-passed
 # records, one for QC-failed (0x200).
@@ -348,30 +337,28 @@ def _find(h, buf, off, n, hkey, hslot, ents, npool):
 
 
 @jit
-def _store(st, h, qk, buf, recs, i, hkey, hslot, ents, npool, cpool, bloom):
-    """Remember record i of the record table under its name, replacing an entry of the
-    same name. The pools must have room (_room)."""
-    off, n = recs[i, F_NAME], recs[i, F_NAMELEN]
-    ncig = recs[i, F_NCIGAR]
+def _store(st, h, qk, buf, name, n, pos, end, cig, ncig, hkey, hslot, ents, npool, cpool,
+           bloom):
+    """Remember a record (its name at buf[name:name+n], position, end and CIGAR) under its
+    name, replacing an entry of the same name. The pools must have room (_room)."""
     e = st[M_ENTRIES]
     st[M_ENTRIES] = e + 1
-    ents[e, E_START] = recs[i, F_POS]
-    ents[e, E_END] = recs[i, F_END]
+    ents[e, E_START] = pos
+    ents[e, E_END] = end
     ents[e, E_NCIGAR] = ncig
     ents[e, E_CIGAR] = st[M_CIGARS]
     ents[e, E_NAME] = st[M_NAMES]
     ents[e, E_NAMELEN] = n
     ents[e, E_QKEY] = qk
     c = st[M_CIGARS]
-    cig = recs[i, F_CIGAR]
     for j in range(ncig):
         cpool[c + j] = u32(buf, cig + 4 * j)
     st[M_CIGARS] = c + ncig
     o = st[M_NAMES]
     for j in range(n):
-        npool[o + j] = buf[off + j]
+        npool[o + j] = buf[name + j]
     st[M_NAMES] = o + n
-    slot = _find(h, buf, off, n, hkey, hslot, ents, npool)
+    slot = _find(h, buf, name, n, hkey, hslot, ents, npool)
     if slot >= 0:
         hslot[slot] = e
         return
@@ -451,14 +438,15 @@ def _compact(st, hslot, ents, npool, cpool):
 
 
 @jit
-def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re, rkind,
-               rprefmax, rsum, hkey, hslot, ents, npool, cpool, bloom):
-    """Add records ``recs[i0:n]`` to the flag counts and the depth of their contig.
+def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist, rs, re,
+               rkind, rprefmax, rsum, hkey, hslot, ents, npool, cpool, bloom):
+    """Add the records of ``buf[start:stop]`` to the flag counts and the depth of their
+    contig, decoding them with kernels.bamparse.decode.
 
     Parameters
     ----------
-    buf : uint8 array, the decompressed records; recs : int64 array (>= n, N_FIELDS),
-        their table from kernels.bamparse.parse_records.
+    buf : uint8 array, decompressed BAM records; ``start`` is the offset of one.
+    n_ref : int, the number of references in the header.
     st : int64 array (N_STATE,), the running state (see S_* and M_*).
     opt : int64 array (N_OPT,), min_mapq, exclude_flag, include_flag, fast mode (0/1).
     counts : int64 array (2, N_COUNTS), flag counts of QC-passed / QC-failed records.
@@ -475,8 +463,10 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
 
     Returns
     -------
-    (status, i) : DONE and n, or the status and the index of the record to resume at
-        (nothing of it has been counted yet).
+    (status, offset) : DONE and the offset of the first record not complete in the
+        buffer (``stop`` when all are), or the status and the offset of the record to
+        resume at (nothing of it has been counted yet); ERR_RECORD when the record at
+        the offset is damaged, its decode status in st[S_ERROR].
     """
     cap = ring.size
     seg = np.empty((4, 64), np.int64)  # scratch: the covered intervals of two mates
@@ -484,10 +474,17 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
     exclude = opt[O_EXCLUDE]
     include = opt[O_INCLUDE]
     fast = opt[O_FAST] != 0
-    for i in range(i0, n):
-        tid = recs[i, F_TID]
-        pos = recs[i, F_POS]
-        flag = recs[i, F_FLAG]
+    o = start
+    while True:
+        (status, size, tid, pos, mapq, flag, ncig, cig, name, nlen, mtid, mpos, end,
+         _lseq) = decode(buf, o, stop, n_ref)
+        if status == MORE:
+            return DONE, o
+        if status != OK:
+            st[S_ERROR] = status
+            return ERR_RECORD, o
+        i = o
+        o += size
         key = tid if tid >= 0 else UNPLACED
         if key < st[S_PREV_TID] or (key == st[S_PREV_TID] and tid >= 0
                                     and pos < st[S_PREV_POS]):
@@ -496,8 +493,7 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         st[S_PREV_POS] = pos
         if tid != st[S_TID]:
             return NEW_CONTIG, i
-        end = recs[i, F_END]
-        cover = (tid >= 0 and pos >= 0 and recs[i, F_MAPQ] >= min_mapq and not flag & exclude
+        cover = (tid >= 0 and pos >= 0 and mapq >= min_mapq and not flag & exclude
                  and (include == 0 or flag & include))
         action = 0  # 1: remember the record for its mate; 2: correct the pair's overlap
         h = 0
@@ -505,15 +501,12 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         slot = -1
         maxev = end
         if cover and not fast and flag & PROPER and not flag & SUPPLEMENTARY:
-            name = recs[i, F_NAME]
-            nlen = recs[i, F_NAMELEN]
             qk = _quick_key(buf, name, nlen, bloom.size - 1)
             maybe = bloom[qk] > 0  # else no remembered read has this name
             if maybe:
                 h = _name_hash(buf, name, nlen)
                 slot = _find(h, buf, name, nlen, hkey, hslot, ents, npool)
-            mpos = recs[i, F_MPOS]
-            if (tid == recs[i, F_MTID] and end > mpos
+            if (tid == mtid and end > mpos
                     and (pos < mpos or (pos == mpos and slot < 0))):
                 action = 1
                 if not maybe:
@@ -521,20 +514,20 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
             elif slot >= 0:
                 action = 2
                 e = hslot[slot]
-                if recs[i, F_NCIGAR] == 1 and ents[e, E_NCIGAR] == 1:
+                if ncig == 1 and ents[e, E_NCIGAR] == 1:
                     maxev = max(maxev, ents[e, E_END])
         if cover:
             if maxev - st[S_WS] >= cap:
                 _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, pos)
                 if maxev - st[S_WS] >= cap:
                     return GROW_RING, i
-            if action == 1 and not _room(st, recs[i, F_NAMELEN], recs[i, F_NCIGAR], hkey,
-                                         ents, npool, cpool):
+            if action == 1 and not _room(st, nlen, ncig, hkey, ents, npool, cpool):
                 _compact(st, hslot, ents, npool, cpool)
-                if not _room(st, recs[i, F_NAMELEN], recs[i, F_NCIGAR], hkey, ents, npool,
-                             cpool):
+                if not _room(st, nlen, ncig, hkey, ents, npool, cpool):
+                    st[S_NEED_NAME] = nlen
+                    st[S_NEED_CIGAR] = ncig
                     return GROW_MATES, i
-        count_flags(counts, flag, tid, recs[i, F_MTID], recs[i, F_MAPQ])
+        count_flags(counts, flag, tid, mtid, mapq)
         if tid < 0:
             continue
         st[S_FOUND] = 1
@@ -542,7 +535,6 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
             continue
         if maxev > st[S_MAXEV]:
             st[S_MAXEV] = maxev
-        ncig = recs[i, F_NCIGAR]
         if fast:
             _add(st, ring, pos, 1)
             _add(st, ring, end, -1)
@@ -556,7 +548,7 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
                 mn = ents[e, E_NCIGAR]
                 if max(ncig, mn) > seg.shape[1]:
                     seg = np.empty((4, max(ncig, mn)), np.int64)
-                na = _segments_buf(buf, recs[i, F_CIGAR], ncig, pos, seg[0], seg[1])
+                na = _segments_buf(buf, cig, ncig, pos, seg[0], seg[1])
                 nb = _segments(cpool, ents[e, E_CIGAR], mn, ents[e, E_START], seg[2], seg[3])
                 a_s, a_e, b_s, b_e = seg[0], seg[1], seg[2], seg[3]
                 ia = 0
@@ -573,11 +565,11 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
                         ib += 1
             _delete(st, slot, hkey, hslot, ents, bloom)
         elif action == 1:
-            _store(st, h, qk, buf, recs, i, hkey, hslot, ents, npool, cpool, bloom)
+            _store(st, h, qk, buf, name, nlen, pos, end, cig, ncig, hkey, hslot, ents, npool,
+                   cpool, bloom)
         # The record's own coverage.
-        off = recs[i, F_CIGAR]
         if ncig == 1:
-            v = u32(buf, off)
+            v = u32(buf, cig)
             op = v & 0xF
             if (CONSUMES_REF >> op) & 1 and (CONSUMES_QUERY >> op) & 1:
                 _add(st, ring, pos, 1)
@@ -586,7 +578,7 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
         p = pos
         last_stop = -1
         for j in range(ncig):
-            v = u32(buf, off + 4 * j)
+            v = u32(buf, cig + 4 * j)
             op = v & 0xF
             ln = v >> 4
             if not (CONSUMES_REF >> op) & 1:
@@ -600,7 +592,6 @@ def accumulate(buf, recs, n, i0, st, opt, counts, ring, dep, hist, rhist, rs, re
             p += ln
         if last_stop != -1:
             _add(st, ring, last_stop, -1)
-    return DONE, n
 
 
 @jit
