@@ -172,6 +172,19 @@ def test_pair_path_matches_naive(seed, max_alleles):
     assert_kernel_matches_naive(*chunk[:6], None, None)
 
 
+@pytest.mark.parametrize("shape", [(3, 0, 2), (0, 5, 2), (0, 0, 2), (2, 3, 1), (0, 4, 3)])
+def test_kernel_empty_chunks(shape):
+    n_var, n_smp = shape[:2]
+    args = (np.zeros(shape, np.int8), np.full(n_var, 2, np.int32),
+            np.zeros((n_var, 2), np.int8), np.zeros(n_var, np.int8), np.zeros(n_smp, np.int8),
+            np.zeros(n_var))
+    counts, _, bad = ks.sample_counts(*args)
+    ref, ref_bad = naive.sample_counts(*args)
+    assert counts.shape == (n_smp, ks.N_COUNTS) and bad == (-1, -1) and ref_bad is None
+    assert [dict(zip(ks.COUNT_NAMES, row)) for row in counts.tolist()] == [
+        {k: r[k] for k in ks.COUNT_NAMES} for r in ref]
+
+
 def test_pair_and_general_paths_agree():
     # The same calls as int8 of ploidy 2 (pair codes), as int16 and padded to ploidy 3
     # (one call at a time): the same counts, and the reference's.

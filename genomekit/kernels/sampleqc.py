@@ -114,7 +114,7 @@ def _pairs(gt):
     byte: shape (n_var, n_samples); an empty array for any other chunk."""
     if gt.dtype != np.int8 or gt.shape[2] != 2 or not np.little_endian:
         return np.zeros((0, 0), np.uint16)
-    return np.ascontiguousarray(gt).reshape(gt.shape[0], -1).view(np.uint16)
+    return np.ascontiguousarray(gt).reshape(gt.shape[0], 2 * gt.shape[1]).view(np.uint16)
 
 
 # Samples per block: a block's tallies stay in cache while the chunk's sites stream by,
