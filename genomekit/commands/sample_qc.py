@@ -251,8 +251,10 @@ class _SampleQcJob:
                 alleles[v, j] = allele_class(ref, alt)
         x_exp_het = np.zeros(n_var, dtype=np.float64)
         x_rows = np.flatnonzero(classes == X_NONPAR)
-        n_smp = chunk.gt.shape[1]
-        if x_rows.size and n_smp:
+        n_x, n_smp = x_rows.size, chunk.gt.shape[1]
+        if n_x and x_rows[-1] - x_rows[0] + 1 == n_x:
+            x_rows = slice(x_rows[0], x_rows[-1] + 1)  # a view, not a copy of the calls
+        if n_x and n_smp:
             # The cohort allele frequencies are freq's AF: males count one allele outside
             # the PARs, and their heterozygous calls none.
             counts, bad = kf.count_alleles(chunk.gt[x_rows], chunk.n_alleles[x_rows],
