@@ -162,12 +162,35 @@ def _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, upto):
     nreg = rs.size
     while ws < upto:
         m = min(upto - ws, cap)
+        hi = ws + m
+        lim = max(0, min(m, length - ws))
+        ri = st[S_REG_I]
+        while ri < nreg and rprefmax[ri] <= ws:
+            ri += 1
+        st[S_REG_I] = ri
+        if ri >= nreg or rs[ri] >= hi:
+            # No region here: fold the depth straight into the histogram.
+            for k in range(lim):
+                idx = (ws + k) & mask
+                d += ring[idx]
+                ring[idx] = 0
+                total += d
+                if d >= 0:
+                    b = d if d <= HIST_MAX else HIST_CLAMP
+                    hist[b] += 1
+                    if b > maxd:
+                        maxd = b
+            for k in range(lim, m):
+                idx = (ws + k) & mask
+                d += ring[idx]
+                ring[idx] = 0
+            ws = hi
+            continue
         for k in range(m):
             idx = (ws + k) & mask
             d += ring[idx]
             ring[idx] = 0
             dep[k] = d
-        lim = min(m, length - ws)
         for k in range(lim):
             v = dep[k]
             total += v
@@ -176,11 +199,6 @@ def _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, upto):
                 hist[b] += 1
                 if b > maxd:
                     maxd = b
-        hi = ws + m
-        ri = st[S_REG_I]
-        while ri < nreg and rprefmax[ri] <= ws:
-            ri += 1
-        st[S_REG_I] = ri
         j = ri
         while j < nreg and rs[j] < hi:
             if re[j] > ws:
