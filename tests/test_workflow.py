@@ -2,7 +2,8 @@
 
 Each test runs the real `snakemake` on a cohort generated at test time, in a temporary
 working folder, with the local profile; the results are compared with direct whole-file
-`genomekit freq`/`sample-qc`/`relate` runs on the same samples.
+`genomekit freq`/`sample-qc`/`relate`/`pca` runs on the same samples, and the BAM steps and
+the release with direct `genomekit bam-qc`/`fingerprint`/`release` runs on the same inputs.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
+import pysam
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -71,9 +74,11 @@ def simulate(folder: Path, samples: int = 150, sites: int = 3000, seed: int = 3)
     return {"vcf": f"{prefix}.vcf.gz", "pops": f"{prefix}.pops.tsv"}
 
 
-def write_sheet(pops: str, path: Path, every: int = 10) -> list[str]:
+def write_sheet(pops: str, path: Path, every: int = 10,
+                bams: dict[str, str] | None = None) -> list[str]:
     """A sample sheet from a pops TSV: columns shuffled, an extra column, consent spelled
-    several ways; every EVERY-th sample without consent. Returns the withdrawn samples."""
+    several ways; every EVERY-th sample without consent; the bam column from BAMS
+    ({sample: path}), empty for the others. Returns the withdrawn samples."""
     rows = pl.read_csv(pops, separator="\t")
     no = ["false", "FALSE", "no", "0"]
     yes = ["true", "True", "yes", "1"]
@@ -86,7 +91,7 @@ def write_sheet(pops: str, path: Path, every: int = 10) -> list[str]:
             consent.append(yes[i % 4])
     sheet = rows.with_columns(
         consent=pl.Series(consent),
-        bam=pl.format("bam/{}.cram", pl.col("sample")),
+        bam=pl.Series([(bams or {}).get(name) for name in rows["sample"]], dtype=pl.String),
         notes=pl.lit("ok"),
     ).select("consent", "sample", "sex", "notes", "population", "bam")
     sheet.write_csv(path, separator="\t")
@@ -100,7 +105,7 @@ def write_config(path: Path, **values) -> Path:
 
 # One thread per job, so that two small jobs share the 2 cores (results never depend on it).
 ONE_THREAD = ["--set-threads", "freq_shard=1", "sample_qc_shard=1", "relate_tile=1", "pca=1",
-              "pca_project=1"]
+              "pca_project=1", "bam_qc=1", "fingerprint=1"]
 FREQ_FILTERS = {"min_gq": 20, "min_dp": 10, "min_ab": 0.2, "hwe_midp": True}
 
 
@@ -137,23 +142,58 @@ def assert_results_equal(results: Path, whole: Path, cohort: str = "cohort") -> 
     assert "<html" in (results / f"{cohort}.report.html").read_text()[:2000].lower()
 
 
+def simulate_bams(work: Path, cohort: dict, samples: list[str], swap: tuple[str, str],
+                  span: int = 50_000) -> dict[str, str]:
+    """BAMs of SAMPLES with reads over SPAN bp per contig, the reads of the SWAP pair swapped,
+    and bams/spans.bed, the spans with reads. Returns {sample: path relative to WORK}."""
+    genomekit("simulate-bams", cohort["vcf"], "--out-dir", str(work / "bams"), "--samples",
+              ",".join(samples), "--swap", ",".join(swap), "--sexes", cohort["pops"],
+              "--depth", "8", "--span", str(span), "-q")
+    first = {}
+    with pysam.VariantFile(cohort["vcf"]) as vcf:
+        for rec in vcf:
+            first.setdefault(rec.chrom, rec.pos)
+    with pysam.AlignmentFile(str(work / "bams" / f"{samples[0]}.bam")) as bam:
+        length = dict(zip(bam.references, bam.lengths))
+    # Reads are drawn from 1 kb before a contig's first site (genomekit.simulate_bam).
+    (work / "bams/spans.bed").write_text("".join(
+        f"{chrom}\t{pos - 1001}\t{min(pos - 1001 + span, length[chrom])}\n"
+        for chrom, pos in first.items()))
+    return {name: f"bams/{name}.bam" for name in samples}
+
+
+# The release policy of sharded_run (small groups and cells for a cohort of 135).
+RELEASE = {"enabled": True, "min_group_size": 10, "min_cell": 3, "min_ac": 1, "af_digits": 3,
+           "sites_vcf": True}
+
+
 @pytest.fixture(scope="module")
 def sharded_run(tmp_path_factory):
-    """One workflow run: 150 samples, 3000 sites, 300 kb shards (24 per table), 3 tiles."""
+    """One workflow run: 150 samples, 3000 sites, 300 kb shards (24 per table), 3 tiles;
+    BAMs of five samples with consent (the reads of two swapped) and the bam path of a sample
+    without consent, which names no file; the release step."""
     need_snakemake()
     work = tmp_path_factory.mktemp("workflow")
     cohort = simulate(work / "data")
-    withdrawn = write_sheet(cohort["pops"], work / "data" / "samples.tsv")
+    names = pl.read_csv(cohort["pops"], separator="\t")["sample"].to_list()
+    with_bams, swap = names[:5], (names[1], names[3])
+    bams = simulate_bams(work, cohort, with_bams, swap)
+    # names[9] has no consent (write_sheet: every 10th): its BAM is never read.
+    withdrawn = write_sheet(cohort["pops"], work / "data" / "samples.tsv",
+                            bams={**bams, names[9]: "bams/withdrawn.bam"})
+    assert names[9] in withdrawn and not set(with_bams) & set(withdrawn)
     config = write_config(
         work / "config.yaml", vcf="data/cohort.vcf.gz", samples="data/samples.tsv",
         out="results", cohort="study", shard_size=300_000, freq=FREQ_FILTERS,
-        relate={"tiles": 3})
+        relate={"tiles": 3}, bam_qc={"by": "bams/spans.bed", "thresholds": [1, 5, 10]},
+        fingerprint={"maf": 0.1}, release=RELEASE)
     snakemake(work, "--profile", str(ROOT / "workflows/profiles/local"), "--cores", "2",
               *ONE_THREAD, "--configfile", str(config))
     excluded = work / "excluded.txt"
     excluded.write_text("".join(f"{s}\n" for s in withdrawn))
     whole = whole_file_runs(cohort["vcf"], cohort["pops"], excluded, work)
-    return {"work": work, "results": work / "results", "whole": whole, "withdrawn": withdrawn}
+    return {"work": work, "results": work / "results", "whole": whole, "withdrawn": withdrawn,
+            "vcf": cohort["vcf"], "bams": bams, "swap": swap}
 
 
 def test_sharded_run_equals_whole_file(sharded_run):
@@ -167,6 +207,59 @@ def test_sharded_run_equals_whole_file(sharded_run):
     heights = [pl.read_parquet(p).height
                for p in (results / "shards/cohort/freq").glob("*.freq.parquet")]
     assert 0 in heights and sum(heights) == pl.read_parquet(f"{whole}.freq.parquet").height
+
+
+def test_bam_steps_and_release_equal_direct_runs(sharded_run):
+    """bam-qc per BAM gathered, fingerprint and release equal single direct runs on the same
+    BAMs (in sheet order), cohort file and freq table."""
+    work, results = sharded_run["work"], sharded_run["results"]
+    bams, direct = sharded_run["bams"], work / "direct"
+    subprocess.run([GENOMEKIT, "bam-qc", *bams.values(), "--by", "bams/spans.bed",
+                    "--thresholds", "1,5,10", "-o", str(direct), "-q"], check=True, cwd=work,
+                   env=env(), stdin=subprocess.DEVNULL)
+    manifest = work / "manifest.tsv"
+    manifest.write_text("".join(f"{name}\t{work / bam}\n" for name, bam in bams.items()))
+    genomekit("fingerprint", sharded_run["vcf"], "--manifest", str(manifest), "--maf", "0.1",
+              "--exclude-samples", str(work / "excluded.txt"), "-o", str(direct), "-q")
+    genomekit("release", f"{sharded_run['whole']}.freq.parquet", "--min-group-size", "10",
+              "--min-cell", "3", "--min-ac", "1", "--af-digits", "3", "--sites-vcf", "-o",
+              str(direct), "-q")
+    for kind in ("bam_qc", "coverage_dist", "regions", "fingerprint"):
+        assert_frame_equal(pl.read_parquet(f"{direct}.{kind}.parquet"),
+                           pl.read_parquet(results / f"study.{kind}.parquet"), check_exact=True)
+    released = results / "release/study.release"
+    assert_frame_equal(pl.read_parquet(f"{direct}.release.parquet"),
+                       pl.read_parquet(f"{released}.parquet"), check_exact=True)
+    assert sorted(p.name for p in (results / "release").iterdir()) == \
+        ["study.release.bcf", "study.release.bcf.csi", "study.release.json",
+         "study.release.parquet"]
+    with pysam.VariantFile(f"{direct}.release.bcf") as a, \
+            pysam.VariantFile(f"{released}.bcf") as b:
+        assert [str(r) for r in a] == [str(r) for r in b]
+    # The gathered summary says what the single run's does, but its command line.
+    ours = json.loads((results / "study.bam_qc.json").read_text())
+    theirs = json.loads(Path(f"{direct}.bam_qc.json").read_text())
+    own = {"command_line", "outputs", "elapsed_seconds"}
+    assert {k: v for k, v in theirs.items() if k not in own} == \
+        {k: v for k, v in ours.items() if k not in own | {"gathered_from"}}
+    assert ours["outputs"] == [str(results / f"study.{kind}") for kind in
+                               ("bam_qc.parquet", "coverage_dist.parquet", "regions.parquet",
+                                "bam_qc.json")]
+    # One bam-qc job per BAM of a sample with consent.
+    assert sorted(p.name for p in (results / "bam_qc").glob("*.bam_qc.parquet")) == \
+        sorted(f"{name}.bam_qc.parquet" for name in bams)
+
+
+def test_swap_is_found(sharded_run):
+    fp = pl.read_parquet(sharded_run["results"] / "study.fingerprint.parquet")
+    a, b = sharded_run["swap"]
+    assert fp["declared_sample"].to_list() == list(sharded_run["bams"])
+    swapped = fp.filter(pl.col("swap"))
+    assert dict(zip(swapped["declared_sample"], swapped["best_sample"])) == {a: b, b: a}
+    assert set(swapped["result"]) == {"swap"}
+    assert set(fp.filter(~pl.col("swap"))["result"]) == {"match"}
+    summary = json.loads((sharded_run["results"] / "study.fingerprint.json").read_text())
+    assert {s["declared_sample"]: s["reads_of"] for s in summary["swaps"]} == {a: b, b: a}
 
 
 def test_consent_false_samples_are_excluded(sharded_run):
@@ -183,6 +276,11 @@ def test_consent_false_samples_are_excluded(sharded_run):
     assert not set(withdrawn) & (set(pairs["IID1"]) | set(pairs["IID2"]))
     freq = pl.read_parquet(results / "study.freq.parquet")
     assert freq["AN"].max() <= 2 * 135
+    # BAMs: the withdrawn sample's is in the sheet but read by no step (it names no file).
+    manifest = (results / "samples/bams.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in manifest[1:]] == list(sharded_run["bams"])
+    fp = json.loads((results / "study.fingerprint.json").read_text())
+    assert fp["n_samples"] == 135
 
 
 def test_every_job_has_log_and_benchmark(sharded_run):
@@ -192,8 +290,9 @@ def test_every_job_has_log_and_benchmark(sharded_run):
              for p in (results / "benchmarks").rglob("*.tsv")}
     expected = {"sample_lists", "shard_plan/cohort", "freq_merge", "sample_qc_merge",
                 "relate_merge", "relate/1", "relate/2", "relate/3", "pca", "pca_project",
-                "report"}
+                "report", "bam_manifest", "bam_qc_merge", "fingerprint", "release"}
     expected |= {f"{k}/cohort/{i:06d}" for k in ("freq", "sample_qc") for i in range(1, 25)}
+    expected |= {f"bam_qc/{name}" for name in sharded_run["bams"]}
     assert {p.removesuffix(".log") for p in logs} == expected
     assert {p.removesuffix(".tsv") for p in bench} == expected
     # The CLI's own summary line ends up in the rule's log.
@@ -232,6 +331,10 @@ def test_one_file_per_chromosome(tmp_path):
     assert_results_equal(tmp_path / "results", whole)
     assert sorted(p.name for p in (tmp_path / "results/shards").iterdir()) == \
         ["cohort.chr1", "cohort.chr2", "cohort.sex"]
+    # No BAM in the sheet and release not enabled (the default): no such step ran.
+    left = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert not [name for name in left if re.search("bam|fingerprint|coverage|release", name)]
+    assert not list((tmp_path / "results").rglob("*release*"))
     # relate and pca read the three files in config order, as one.
     files = [str(tmp_path / "data" / name) for name in parts.values()]
     for summary in ("relate/tiles/1.relate.json", "cohort.pca.json", "cohort.all.pca.json"):
@@ -365,6 +468,41 @@ def test_dry_run_and_schema_defaults(tiny):
         assert rule in out
 
 
+def test_dry_run_of_bam_steps_and_release(tiny):
+    """A bam-qc job per BAM of a sample with consent; fingerprint reads the cohort file that
+    config fingerprint.vcf names; release only when enabled, with the policy's options."""
+    work, cfg = tiny
+    data = work / "data"
+    for ext in ("", ".tbi"):
+        shutil.copy(data / f"cohort.vcf.gz{ext}", data / f"second.vcf.gz{ext}")
+    path = data / "samples.tsv"
+    sheet = pl.read_csv(path, separator="\t", infer_schema=False)
+    names = sheet["sample"].to_list()
+    bams = {names[0]: "bams/a.bam", names[1]: "bams/b.bam", names[9]: "bams/withdrawn.bam"}
+    sheet.with_columns(bam=pl.col("sample").replace_strict(bams, default=None)).write_csv(
+        path, separator="\t")
+    (work / "bams").mkdir()
+    for bam in ("a.bam", "b.bam"):  # empty: a dry run reads none
+        (work / "bams" / bam).touch()
+    cfg = {**cfg, "vcf": ["data/cohort.vcf.gz", "data/second.vcf.gz"],
+           "fingerprint": {"vcf": "second"}}
+
+    def jobs(out: str) -> dict[str, int]:
+        table = out.split("Job stats:", 1)[1]
+        return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+    out = "".join(dry_run(work, cfg, check=True).stdout)
+    counts = jobs(out)
+    assert counts["bam_qc"] == 2 and counts["bam_qc_merge"] == 1 and "release" not in counts
+    assert "genomekit fingerprint data/second.vcf.gz --manifest" in out
+    assert "withdrawn" not in out
+    cfg["release"] = {"enabled": True, "min_ac": 2, "af_digits": 4, "sites_vcf": True}
+    out = dry_run(work, cfg, check=True).stdout
+    assert jobs(out)["release"] == 1
+    assert "genomekit release results/cohort.freq.parquet --min-group-size 20 --min-cell 5" \
+        " --min-ac 2 --af-digits 4 --sites-vcf --out results/release/cohort" in out
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"shard_size": 0}, "shard_size"),
     ({"shard_sise": 1000}, "shard_sise"),
@@ -372,6 +510,8 @@ def test_dry_run_and_schema_defaults(tiny):
     ({"relate": {"tiles": 0}}, "tiles"),
     ({"pca": {"thin_r2": 2}}, "thin_r2"),
     ({"vcf": ["data/cohort.vcf.gz", "other/cohort.vcf.gz"]}, "different names"),
+    ({"fingerprint": {"vcf": "data/other.vcf.gz"}}, "not one of the files of vcf"),
+    ({"release": {"enabled": True, "min_cell": -1}}, "min_cell"),
 ])
 def test_bad_config_is_refused(tiny, change, message):
     work, cfg = tiny
@@ -386,6 +526,7 @@ def test_bad_config_is_refused(tiny, change, message):
     (lambda s: s.with_columns(sex=pl.lit("X")), "'X' does not match"),
     (lambda s: s.with_columns(population=pl.lit("East Asian")), "East Asian"),
     (lambda s: pl.concat([s, s.head(2)]), "listed twice"),
+    (lambda s: s.with_columns(bam=pl.lit("one.bam")), "BAM(s) listed for two samples: one.bam"),
 ])
 def test_bad_sample_sheet_is_refused(tiny, edit, message):
     work, cfg = tiny

@@ -1,5 +1,6 @@
 # Shared definitions: paths, the sample sheet, the input files, and the input functions of
 # the sharded steps. Only functions and constants here; the steps are in the other files.
+import json
 import os
 
 import polars as pl
@@ -25,6 +26,43 @@ def check_unique_samples(sheet, path):
     dup = sheet.filter(pl.col("sample").is_duplicated())["sample"].unique().sort()
     if dup.len():
         raise ValueError(f"{path}: sample(s) listed twice: {', '.join(dup.head(5))}")
+
+
+def sheet_bams(sheet):
+    """{sample: BAM/CRAM path} of the sheet's rows with a bam and consent, in sheet order.
+
+    Rows whose bam is empty (and a sheet without the column) have no BAM steps; samples
+    without consent have none either, as they are left out of every count.
+    """
+    if "bam" not in sheet.columns:
+        return {}
+    consent = pl.col("consent").str.to_lowercase().replace_strict(CONSENT)
+    rows = sheet.filter(consent & (pl.col("bam").str.strip_chars().str.len_chars() > 0))
+    return dict(zip(rows["sample"], rows["bam"].str.strip_chars()))
+
+
+def check_unique_bams(sheet, path):
+    if "bam" not in sheet.columns:
+        return
+    bams = sheet.filter(pl.col("bam").str.strip_chars().str.len_chars() > 0)
+    dup = bams.filter(pl.col("bam").str.strip_chars().is_duplicated())["bam"].unique().sort()
+    if dup.len():
+        raise ValueError(f"{path}: BAM(s) listed for two samples: {', '.join(dup.head(5))}")
+
+
+def write_bam_manifest(sheet_path, manifest_path, log_path):
+    """genomekit fingerprint's --manifest, SAMPLE<TAB>BAM, from the sheet (absolute paths:
+    the manifest's relative paths would be read from its own folder)."""
+    sheet = read_sample_sheet(sheet_path)
+    bams = sheet_bams(sheet)
+    with open(manifest_path, "w") as fh:
+        fh.write("sample\tbam\n")
+        fh.writelines(f"{name}\t{os.path.abspath(bam)}\n" for name, bam in bams.items())
+    listed = sheet.filter(pl.col("bam").str.strip_chars().str.len_chars() > 0).height \
+        if "bam" in sheet.columns else 0
+    with open(log_path, "w") as fh:
+        fh.write(f"{len(bams)} BAM(s) of samples with consent; {listed - len(bams)} of samples "
+                 f"without consent left out; {sheet.height - listed} sample(s) without a BAM\n")
 
 
 def vcf_samples(paths):
@@ -151,8 +189,119 @@ def cohort_vcfs():
     return list(VCFS.values())
 
 
+def fingerprint_vcf():
+    """The cohort file fingerprint reads (it takes one): config fingerprint.vcf, else the first."""
+    chosen = config["fingerprint"]["vcf"]
+    if chosen is None:
+        return next(iter(VCFS.values()))
+    if chosen in VCFS.values():
+        return chosen
+    if chosen in VCFS:
+        return VCFS[chosen]
+    raise ValueError(f"config fingerprint.vcf: {chosen} is not one of the files of vcf "
+                     f"({', '.join(VCFS.values())})")
+
+
+def reference_arg():
+    """--reference for CRAM files, from the config (empty without one)."""
+    return f"--reference {config['reference']}" if config["reference"] else ""
+
+
+def bam_qc_args():
+    """bam-qc's options from the config (but --by, an input)."""
+    opts = config["bam_qc"]
+    return " ".join([f"--min-mapq {opts['min_mapq']}",
+                     f"--thresholds {','.join(str(t) for t in opts['thresholds'])}",
+                     f"--build {config['build']}", reference_arg()]).strip()
+
+
+def fingerprint_args():
+    """fingerprint's options from the config."""
+    opts = config["fingerprint"]
+    keys = ("maf", "min_call_rate", "max_sites", "min_mapq", "lod_threshold",
+            "max_contamination")
+    return " ".join([f"--{key.replace('_', '-')} {opts[key]}" for key in keys]
+                    + [reference_arg()]).strip()
+
+
+def release_args():
+    """release's policy options from the config."""
+    opts = config["release"]
+    args = [f"--min-group-size {opts['min_group_size']}", f"--min-cell {opts['min_cell']}",
+            f"--min-ac {opts['min_ac']}"]
+    if opts["af_digits"] is not None:
+        args.append(f"--af-digits {opts['af_digits']}")
+    if opts["sites_vcf"]:
+        args.append("--sites-vcf")
+    return " ".join(args)
+
+
+def release_outputs():
+    """{name: path} of the release step: the table, its summary, and the sites BCF if asked."""
+    prefix = out(f"release/{COHORT}")
+    paths = {"table": f"{prefix}.release.parquet", "summary": f"{prefix}.release.json"}
+    if config["release"]["sites_vcf"]:
+        paths |= {"bcf": f"{prefix}.release.bcf", "csi": f"{prefix}.release.bcf.csi"}
+    return paths
+
+
+BAM_QC_KINDS = ("bam_qc", "coverage_dist") + (("regions",) if config["bam_qc"]["by"] else ())
+
+
+def bam_qc_outputs(prefix):
+    """{kind: path} of the tables bam-qc writes after --out PREFIX, and its summary."""
+    return {kind: f"{prefix}.{kind}.parquet" for kind in BAM_QC_KINDS} | {
+        "summary": f"{prefix}.bam_qc.json"}
+
+
+def gather_bam_qc(prefixes, outputs, log_path):
+    """The per-BAM bam-qc runs as one: their tables concatenated in the order given (rows in
+    the order one `genomekit bam-qc BAM...` run writes them, the per-chromosome depth columns
+    in order of first appearance, as it does) and one summary of the runs."""
+    for kind in BAM_QC_KINDS:
+        parts = [f"{p}.{kind}.parquet" for p in prefixes]
+        if kind == "bam_qc":  # a column per chromosome of each BAM's header
+            pl.concat([pl.read_parquet(p) for p in parts], how="diagonal").write_parquet(
+                outputs[kind])
+        else:
+            pl.scan_parquet(parts).sink_parquet(outputs[kind])
+    summaries = []
+    for p in prefixes:
+        with open(f"{p}.bam_qc.json") as fh:
+            summaries.append(json.load(fh))
+    first = summaries[0]
+    shared = ("tool", "version", "command", "depth_rules", "thresholds",
+              "karyotype_thresholds", "build", "flagstat_columns")
+    for p, s in zip(prefixes, summaries):
+        differ = [k for k in shared if s.get(k) != first.get(k)]
+        if differ:
+            raise ValueError(f"{p}.bam_qc.json: {', '.join(differ)} differ from "
+                             f"{prefixes[0]}.bam_qc.json: rerun the bam_qc jobs")
+    karyotypes, bams, others = {}, [], {}
+    for s in summaries:
+        for k, n in s["karyotypes"].items():
+            karyotypes[k] = karyotypes.get(k, 0) + n
+        bams += s["inputs"][: s["n_bams"]]  # the BAMs, then the --by BED
+        others |= {i["path"]: i for i in s["inputs"][s["n_bams"]:]}
+    summary = {k: first[k] for k in shared if k in first} | {
+        "gathered_from": [os.path.abspath(f"{p}.bam_qc.json") for p in prefixes],
+        "inputs": bams + list(others.values()),
+        "n_bams": sum(s["n_bams"] for s in summaries),
+        "samples": [name for s in summaries for name in s["samples"]],
+        "karyotypes": karyotypes,
+        "outputs": [os.path.abspath(p) for p in outputs.values()],
+        "elapsed_seconds": round(sum(s["elapsed_seconds"] for s in summaries), 3),
+    }
+    with open(outputs["summary"], "w") as fh:
+        json.dump(summary, fh, indent=2)
+        fh.write("\n")
+    with open(log_path, "w") as fh:
+        fh.write(f"{summary['n_bams']} BAM(s) gathered; karyotypes by depth: "
+                 f"{', '.join(f'{k} {n}' for k, n in karyotypes.items())}\n")
+
+
 def final_outputs():
-    return [
+    outputs = [
         out(f"{COHORT}.freq.parquet"),
         out(f"{COHORT}.sample_qc.parquet"),
         out(f"{COHORT}.relate.parquet"),
@@ -161,3 +310,8 @@ def final_outputs():
         out(f"{COHORT}.all.pca_projected.parquet"),
         out(f"{COHORT}.report.html"),
     ]
+    if BAMS:
+        outputs += [out(f"{COHORT}.bam_qc.parquet"), out(f"{COHORT}.fingerprint.parquet")]
+    if config["release"]["enabled"]:
+        outputs += list(release_outputs().values())
+    return outputs
