@@ -226,12 +226,14 @@ def outlier_flags(df: pl.DataFrame, metrics, k: float) -> tuple[list[pl.Series],
     """
     groups = df["population"].to_list()
     keys = list(dict.fromkeys(groups))
-    members = {g: np.array([i for i, x in enumerate(groups) if x == g]) for g in keys}
+    code = {g: i for i, g in enumerate(keys)}
+    codes = np.array([code[x] for x in groups], dtype=np.int64)
+    members = {g: np.flatnonzero(codes == i) for i, g in enumerate(keys)}
     flags = []
     bounds: dict = {g: {} for g in keys}
     for metric in metrics:
         values = df[metric].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        fail = np.full(len(values), None, dtype=object)
+        fail = np.full(len(values), -1, dtype=np.int8)  # -1: no flag (null)
         for g in keys:
             idx = members[g]
             vals = values[idx]
@@ -250,10 +252,9 @@ def outlier_flags(df: pl.DataFrame, metrics, k: float) -> tuple[list[pl.Series],
                 lower, upper = median - k * mad, median + k * mad
                 entry.update(lower=lower, upper=upper)
                 out = (vals < lower) | (vals > upper)
-                for j, i in enumerate(idx):
-                    if ok[j]:
-                        fail[i] = bool(out[j])
+                fail[idx[ok]] = out[ok]
                 entry["n_fail"] = int(out[ok].sum())
             bounds[g][metric] = entry
-        flags.append(pl.Series(f"fail_{metric}", fail.tolist(), dtype=pl.Boolean))
+        flags.append(pl.Series(f"fail_{metric}", fail == 1)
+                     .scatter(np.flatnonzero(fail < 0), None))
     return flags, bounds
