@@ -26,7 +26,7 @@ FORMATS = ("parquet", "tsv")
 DEFAULT_EXCLUDE_FLAG = 1796
 # The starting sizes of the depth ring and the mate table (they grow when a record
 # needs more).
-RING_SIZE = 1 << 16
+RING_SIZE = 1 << 12
 MATE_SLOTS = 1 << 12
 
 
@@ -126,7 +126,6 @@ def run(bams: list[str], out: str, *, fmt: str = "parquet", by: str | None = Non
     Returns the run summary (also written to ``OUT.bam_qc.json``).
     """
     from genomekit.io.bam import read_bed_regions
-    from genomekit.io.tables import TableWriter
     from genomekit.kernels.coverage import FLAGSTAT_NAMES
     from genomekit.tables.bam_qc import (
         COVERAGE_DIST_SCHEMA,
@@ -179,11 +178,9 @@ def run(bams: list[str], out: str, *, fmt: str = "parquet", by: str | None = Non
         finally:
             progress.close()
         _write(files.tmp(outputs.table), fmt, qc_table(rows, ts, list(chromosomes)))
-        _write_frames(files.tmp(outputs.dist), fmt, dists, COVERAGE_DIST_SCHEMA,
-                      TableWriter)
+        _write_frames(files.tmp(outputs.dist), fmt, dists, COVERAGE_DIST_SCHEMA)
         if outputs.regions:
-            _write_frames(files.tmp(outputs.regions), fmt, regions, REGIONS_SCHEMA,
-                          TableWriter)
+            _write_frames(files.tmp(outputs.regions), fmt, regions, REGIONS_SCHEMA)
         karyotypes: dict[str, int] = {}
         for r in rows:
             k = r["karyotype"] or "unknown"
@@ -213,21 +210,25 @@ def run(bams: list[str], out: str, *, fmt: str = "parquet", by: str | None = Non
 
 
 def _write(path, fmt, df):
+    _write_frames(path, fmt, [df], dict(df.schema))
+
+
+def _write_frames(path, fmt, frames, schema):
+    """One table from data frames of one schema: TSV through TableWriter; Parquet written
+    by polars in one piece (the tables are small; this spares importing pyarrow)."""
+    import polars as pl
+
     from genomekit.io.tables import TableWriter
 
-    writer = TableWriter(path, fmt, dict(df.schema))
-    try:
-        writer.write(df)
-    finally:
-        writer.close()
-
-
-def _write_frames(path, fmt, frames, schema, writer_cls):
-    writer = writer_cls(path, fmt, schema)
+    frames = [df for df in frames if df.height]
+    if fmt == "parquet":
+        table = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+        table.write_parquet(path, compression="zstd")
+        return
+    writer = TableWriter(path, fmt, schema)
     try:
         for df in frames:
-            if df.height:
-                writer.write(df)
+            writer.write(df)
     finally:
         writer.close()
 
