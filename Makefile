@@ -63,6 +63,7 @@ test-all: $(BIN)/genomekit-installed peers
 bench: $(BIN)/genomekit-installed peers
 	$(BIN)/python benchmarks/bench_freq.py
 	$(BIN)/python benchmarks/bench_qc.py
+	$(BIN)/python benchmarks/bench_bam.py
 
 lint: $(BIN)/genomekit-installed
 	$(BIN)/ruff check genomekit tests benchmarks
