@@ -238,11 +238,12 @@ def finish_contig(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum):
 
 
 @jit
-def _add(st, ring, p, v):
-    if p < st[S_WS]:
-        st[S_SKIPPED] += 1
-    else:
-        ring[p & (ring.size - 1)] += v
+def _add(ring, mask, ws, p, v):
+    """Add v at position p of the ring; 1 when p is already final (not added), else 0."""
+    if p >= ws:
+        ring[p & mask] += v
+        return 0
+    return 1
 
 
 @jit
@@ -492,13 +493,21 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
     exclude = opt[O_EXCLUDE]
     include = opt[O_INCLUDE]
     fast = opt[O_FAST] != 0
+    # Hot state kept in locals (the kernel's arrays may alias as far as the compiler
+    # knows, so reading them back after each store costs): the first position not yet
+    # final, and the events that fell before it.
+    mask = cap - 1
+    ws = st[S_WS]
+    skipped = 0
     o = start
     while True:
         (status, size, tid, pos, mapq, flag, ncig, cig, name, nlen, mtid, mpos, end,
          _lseq) = decode(buf, o, stop, n_ref)
         if status == MORE:
+            st[S_SKIPPED] += skipped
             return DONE, o
         if status != OK:
+            st[S_SKIPPED] += skipped
             st[S_ERROR] = status
             return ERR_RECORD, o
         i = o
@@ -506,10 +515,12 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
         key = tid if tid >= 0 else UNPLACED
         if key < st[S_PREV_TID] or (key == st[S_PREV_TID] and tid >= 0
                                     and pos < st[S_PREV_POS]):
+            st[S_SKIPPED] += skipped
             return ERR_UNSORTED, i
         st[S_PREV_TID] = key
         st[S_PREV_POS] = pos
         if tid != st[S_TID]:
+            st[S_SKIPPED] += skipped
             return NEW_CONTIG, i
         cover = (tid >= 0 and pos >= 0 and mapq >= min_mapq and not flag & exclude
                  and (include == 0 or flag & include))
@@ -535,15 +546,18 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                 if ncig == 1 and ents[e, E_NCIGAR] == 1:
                     maxev = max(maxev, ents[e, E_END])
         if cover:
-            if maxev - st[S_WS] >= cap:
+            if maxev - ws >= cap:
                 _finalize(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum, pos)
-                if maxev - st[S_WS] >= cap:
+                ws = st[S_WS]
+                if maxev - ws >= cap:
+                    st[S_SKIPPED] += skipped
                     return GROW_RING, i
             if action == 1 and not _room(st, nlen, ncig, hkey, ents, npool, cpool):
                 _compact(st, hslot, ents, npool, cpool)
                 if not _room(st, nlen, ncig, hkey, ents, npool, cpool):
                     st[S_NEED_NAME] = nlen
                     st[S_NEED_CIGAR] = ncig
+                    st[S_SKIPPED] += skipped
                     return GROW_MATES, i
         count_flags(counts, flag, tid, mtid, mapq)
         if tid < 0:
@@ -554,14 +568,14 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
         if maxev > st[S_MAXEV]:
             st[S_MAXEV] = maxev
         if fast:
-            _add(st, ring, pos, 1)
-            _add(st, ring, end, -1)
+            skipped += _add(ring, mask, ws, pos, 1)
+            skipped += _add(ring, mask, ws, end, -1)
             continue
         if action == 2:
             e = hslot[slot]
             if ncig == 1 and ents[e, E_NCIGAR] == 1:
-                _add(st, ring, pos, -1)
-                _add(st, ring, ents[e, E_END], 1)
+                skipped += _add(ring, mask, ws, pos, -1)
+                skipped += _add(ring, mask, ws, ents[e, E_END], 1)
             else:
                 mn = ents[e, E_NCIGAR]
                 if max(ncig, mn) > seg.shape[1]:
@@ -575,8 +589,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                     lo = max(a_s[ia], b_s[ib])
                     hi = min(a_e[ia], b_e[ib])
                     if lo < hi:
-                        _add(st, ring, lo, -1)
-                        _add(st, ring, hi, 1)
+                        skipped += _add(ring, mask, ws, lo, -1)
+                        skipped += _add(ring, mask, ws, hi, 1)
                     if a_e[ia] < b_e[ib]:
                         ia += 1
                     else:
@@ -590,8 +604,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
             v = u32(buf, cig)
             op = v & 0xF
             if (CONSUMES_REF >> op) & 1 and (CONSUMES_QUERY >> op) & 1:
-                _add(st, ring, pos, 1)
-                _add(st, ring, pos + (v >> 4), -1)
+                skipped += _add(ring, mask, ws, pos, 1)
+                skipped += _add(ring, mask, ws, pos + (v >> 4), -1)
             continue
         p = pos
         last_stop = -1
@@ -603,13 +617,13 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                 continue
             if (CONSUMES_QUERY >> op) & 1:
                 if p != last_stop:
-                    _add(st, ring, p, 1)
+                    skipped += _add(ring, mask, ws, p, 1)
                     if last_stop != -1:
-                        _add(st, ring, last_stop, -1)
+                        skipped += _add(ring, mask, ws, last_stop, -1)
                 last_stop = p + ln
             p += ln
         if last_stop != -1:
-            _add(st, ring, last_stop, -1)
+            skipped += _add(ring, mask, ws, last_stop, -1)
 
 
 @jit
