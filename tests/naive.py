@@ -727,3 +727,22 @@ def bgzf_blocks(data: bytes) -> list[tuple[int, int, int, int, int]]:
         out.append((o + 12 + xlen, o + size - 8, isize, crc, o))
         o += size
     return out
+
+
+def bgzf_damaged(data: bytes, k: int) -> dict[str, bytes]:
+    """Copies of the BGZF file ``data`` damaged at its block ``k``: CRC32 changed ("crc"),
+    deflate data of the reserved block type ("deflate"), not a gzip header ("header"),
+    cut 30 bytes into the block ("cut_block") or 10 bytes into its header ("cut_header")."""
+    start, end, _isize, _crc, offset = bgzf_blocks(data)[k]
+    crc, deflate, header = bytearray(data), bytearray(data), bytearray(data)
+    crc[end] ^= 1
+    deflate[start] = 0x07  # the final deflate block, of type 3
+    header[offset] = 0
+    return {"crc": bytes(crc), "deflate": bytes(deflate), "header": bytes(header),
+            "cut_block": data[:offset + 30], "cut_header": data[:offset + 10]}
+
+
+def bgzf_with_isize(data: bytes, k: int, isize: int) -> bytes:
+    """The BGZF file ``data`` with the ISIZE of its block ``k`` set to ``isize``."""
+    end = bgzf_blocks(data)[k][1]
+    return data[:end + 4] + isize.to_bytes(4, "little") + data[end + 8:]

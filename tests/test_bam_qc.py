@@ -23,6 +23,7 @@ import os
 import random
 import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +288,8 @@ def test_decode_rejects_damage(tmp_path):
 def test_bgzf_kernels_match_naive(tmp_path):
     import zlib
 
-    from genomekit.io.bam import _libdeflate
+    from genomekit.io.bgzf import libdeflate_binding
+    from genomekit.kernels import bgzf as kz
 
     rng = random.Random(2)
     contigs = [("c1", 4000), ("c2", 3000), ("c3", 500)]
@@ -298,35 +300,39 @@ def test_bgzf_kernels_match_naive(tmp_path):
     expect = naive.bgzf_blocks(raw)
     assert len(expect) > 3
     table = np.zeros((len(expect) + 5, 5), np.int64)
-    n, off, status = kb.bgzf_scan(data, 0, data.size, table)
-    assert (n, off, status) == (len(expect), data.size, kb.BGZF_OK)
+    n, off, status = kz.bgzf_scan(data, 0, data.size, table, 65536)
+    assert (n, off, status) == (len(expect), data.size, kz.BGZF_OK)
     assert [tuple(r) for r in table[:n].tolist()] == expect
     for cut in rng.sample(range(1, data.size), 30):  # incomplete blocks wait for bytes
-        n, off, status = kb.bgzf_scan(data, 0, cut, table)
+        n, off, status = kz.bgzf_scan(data, 0, cut, table, 65536)
         whole = [b for b in expect if b[1] + 8 <= cut]
-        assert (n, off, status) == (len(whole), whole[-1][1] + 8 if whole else 0, kb.BGZF_OK)
+        assert (n, off, status) == (len(whole), whole[-1][1] + 8 if whole else 0, kz.BGZF_OK)
     small = np.zeros((2, 5), np.int64)  # a full table stops the scan
-    assert kb.bgzf_scan(data, 0, data.size, small)[:2] == (2, expect[2][4])
+    assert kz.bgzf_scan(data, 0, data.size, small, 65536)[:2] == (2, expect[2][4])
     bad = data.copy()
     bad[expect[1][4]] = 0
-    assert kb.bgzf_scan(bad, 0, bad.size, table) == (1, expect[1][4], kb.BGZF_BAD_HEADER)
-    lib = _libdeflate()
+    assert kz.bgzf_scan(bad, 0, bad.size, table, 65536) == (1, expect[1][4], kz.BGZF_BAD_HEADER)
+    most = expect[1][2] - 1  # a block announcing more than max_isize stops the scan
+    over = next(i for i, b in enumerate(expect) if b[2] > most)
+    assert kz.bgzf_scan(data, 0, data.size, table, most) == \
+        (over, expect[over][4], kz.BGZF_BAD_SIZE)
+    lib = libdeflate_binding()
     assert lib is not None
     n = len(expect)
     blocks = np.array(expect, np.int64)
     out = np.zeros(int(blocks[:, 2].sum()), np.uint8)
     dec = lib.alloc()
     try:
-        assert kb.bgzf_inflate(data, blocks, n, out, lib.decompress, lib.crc32, dec) == \
-            (-1, kb.BGZF_OK)
+        assert kz.bgzf_inflate(data, blocks, n, out, lib.decompress, lib.crc32, dec) == \
+            (-1, kz.BGZF_OK)
         assert out.tobytes() == b"".join(zlib.decompress(raw[s:e], -15) for s, e, *_ in expect)
         wrong = blocks.copy()
         wrong[2, 3] ^= 1
-        assert kb.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec) == \
-            (2, kb.BGZF_CRC)
+        assert kz.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec) == \
+            (2, kz.BGZF_CRC)
         wrong = blocks.copy()
         wrong[1, 2] += 1
-        assert kb.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec)[0] == 1
+        assert kz.bgzf_inflate(data, wrong, n, out, lib.decompress, lib.crc32, dec)[0] == 1
     finally:
         lib.free(dec)
 
@@ -334,21 +340,73 @@ def test_bgzf_kernels_match_naive(tmp_path):
 def test_inflate_without_the_libdeflate_binding(tmp_path, monkeypatch):
     """The zlib/deflate-package path (when the binding is unavailable) reads the same."""
     import genomekit.io.bam as iobam
+    import genomekit.io.bgzf as iobgzf
 
     rng = random.Random(4)
     contigs = [("c1", 4000), ("c2", 3000), ("c3", 500)]
     bam = write_bam(tmp_path / "r.bam", contigs, random_records(rng, contigs, 500))
     fast = scan(bam)
-    monkeypatch.setattr(iobam, "_LIBDEFLATE", [None])
+    monkeypatch.setattr(iobgzf, "_LIBDEFLATE", [None])
     slow = scan(bam)
     assert (fast.counts == slow.counts).all() and (fast.sums == slow.sums).all()
     data = bytearray(bam.read_bytes())
     data[len(data) // 2] ^= 0x55
     (tmp_path / "bad.bam").write_bytes(bytes(data))
     for binding in ([None], []):
-        monkeypatch.setattr(iobam, "_LIBDEFLATE", binding)
+        monkeypatch.setattr(iobgzf, "_LIBDEFLATE", binding)
         with pytest.raises(iobam.InputError, match="corrupt BGZF block"):
             scan(tmp_path / "bad.bam")
+
+
+@pytest.mark.parametrize("binding", ["ctypes", "python"])
+def test_bgzf_damage_named_by_block(tmp_path, monkeypatch, binding):
+    """Each kind of damage names the offset of its block (found by the naive block
+    reader), after the bytes of the blocks before it; a block must inflate to its ISIZE."""
+    import genomekit.io.bam as iobam
+    import genomekit.io.bgzf as iobgzf
+
+    if binding == "python":
+        monkeypatch.setattr(iobgzf, "_LIBDEFLATE", [None])
+    monkeypatch.setattr(iobam, "READ_BYTES", 5000)
+    rng = random.Random(5)
+    contigs = [("c1", 4000), ("c2", 3000)]
+    good = write_bam(tmp_path / "r.bam", contigs, random_records(rng, contigs, 3000),
+                     index=False).read_bytes()
+    blocks = naive.bgzf_blocks(good)
+    k = len(blocks) // 2
+    _s, _e, isize, _crc, off = blocks[k]
+    text = [zlib.decompress(good[b[0]:b[1]], -15) for b in blocks]
+    path = tmp_path / "x.bam"
+
+    def read(data, threads):
+        path.write_bytes(data)
+        got, problem = [], None
+        with open(path, "rb") as fh:
+            for raw, _size, why in iobam._Bgzf(fh, str(path), threads, check_eof=True):
+                got.append(raw.tobytes())
+                problem = why
+        return b"".join(got), problem
+
+    damaged = naive.bgzf_damaged(good, k)
+    cases = [
+        (damaged["crc"], f"corrupt BGZF block at byte {off} (CRC32 mismatch)"),
+        (damaged["deflate"], f"corrupt BGZF block at byte {off} (inflate failed)"),
+        (naive.bgzf_with_isize(good, k, isize + 5),
+         f"corrupt BGZF block at byte {off} (inflate failed)"),
+        (naive.bgzf_with_isize(good, k, isize - 1),
+         f"corrupt BGZF block at byte {off} (inflate failed)"),
+        (naive.bgzf_with_isize(good, k, 70_000),
+         f"bad BGZF block at byte {off} (size over 64 KiB)"),
+        (damaged["header"], f"not BGZF data at byte {off}"),
+        (damaged["cut_block"], f"truncated BGZF data at byte {off}: the file ends inside a "
+                               "block (30 bytes of it present)"),
+    ]
+    for threads in (1, 2):
+        for data, message in cases:
+            assert read(data, threads) == (b"".join(text[:k]), message)
+        assert read(good[:-28], threads) == \
+            (b"".join(text), "no BGZF end-of-file block: the file is truncated")
+        assert read(good, threads) == (b"".join(text), None)
 
 
 OPTION_SETS = [

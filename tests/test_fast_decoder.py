@@ -409,6 +409,51 @@ def test_zlib_when_libdeflate_is_missing(make_cohort, tmp_path, monkeypatch):
         list(FastVcfReader(str(bad)).chunks(100))
 
 
+def _read_bytes(path, threads):
+    """The decompressed bytes ByteSource gives before any damage, and the damage."""
+    got = []
+    try:
+        for raw in bgzf.ByteSource(path, threads=threads):
+            got.append(raw.tobytes())
+    except InputError as e:
+        return b"".join(got), e.what
+    return b"".join(got), None
+
+
+@pytest.mark.parametrize("binding", ["ctypes", "python"])
+def test_bgzf_damage_named_by_block(tmp_path, monkeypatch, binding):
+    """Each kind of damage names the offset of its block (found by the naive block
+    reader), after the bytes of the blocks before it; ISIZE is only a size hint, as
+    in htslib."""
+    from tests import naive
+
+    if binding == "python":
+        monkeypatch.setattr(bgzf, "_LIBDEFLATE", [None])
+    monkeypatch.setattr(bgzf, "BATCH_BYTES", 100_000)
+    good = Path(_bgzf_file(tmp_path)).read_bytes()
+    blocks = naive.bgzf_blocks(good)
+    k = len(blocks) // 2
+    _s, e, isize, _crc, off = blocks[k]
+    text = [zlib.decompress(good[b[0]:b[1]], -15) for b in blocks]
+    messages = {
+        "crc": f"corrupt BGZF block at byte {off} (CRC32 mismatch)",
+        "deflate": f"corrupt BGZF block at byte {off} (inflate failed)",
+        "header": f"bad BGZF block header at byte {off}",
+        "cut_block": f"truncated BGZF block at byte {off}: the file ends "
+                     f"{e + 8 - off - 30} bytes early",
+        "cut_header": f"truncated BGZF data: the file ends inside the block header at byte {off}",
+    }
+    damaged = naive.bgzf_damaged(good, k)
+    path = tmp_path / "damaged.vcf.gz"
+    for threads in (1, 2):
+        for name, message in messages.items():
+            path.write_bytes(damaged[name])
+            assert _read_bytes(str(path), threads) == (b"".join(text[:k]), message)
+        for wrong in (isize - 1, isize + 5, 100_000):
+            path.write_bytes(naive.bgzf_with_isize(good, k, wrong))
+            assert _read_bytes(str(path), threads) == (b"".join(text), None)
+
+
 def test_truncated_plain_gzip(tmp_path):
     body = "".join(f"1\t{100 + i}\t.\tA\tC\t.\t.\t.\tGT\t0/1\t1/1\t0/0\n"
                    for i in range(20000))

@@ -11,7 +11,6 @@ pysam's bundled samtools in a child process, and read the same way.
 
 from __future__ import annotations
 
-import collections
 import os
 import re
 import struct
@@ -19,19 +18,12 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from genomekit.errors import InputError, UsageError
-from genomekit.io.bgzf import inflate_block
-
-try:
-    from deflate import crc32 as _crc32
-except ImportError:  # optional: zlib gives the same checksum, more slowly
-    _crc32 = zlib.crc32
+from genomekit.io.bgzf import BgzfBlocks
 
 # Compressed bytes read (and inflated as one batch) at a time.
 READ_BYTES = 1024 * 1024
@@ -88,215 +80,28 @@ def sniff(path: str) -> str:
     return "other"
 
 
-class _Libdeflate:
-    """libdeflate's decompressor and CRC32, as exported by the ``deflate`` package's
-    extension module, bound with ctypes so that Numba kernels can call them (pointer
-    arguments declared size_t)."""
-
-    def __init__(self):
-        import ctypes
-
-        import deflate._deflate
-
-        lib = ctypes.CDLL(deflate._deflate.__file__)
-        size_t = ctypes.c_size_t
-        self.decompress = ctypes.CFUNCTYPE(ctypes.c_int, size_t, size_t, size_t, size_t,
-                                           size_t, size_t)(("libdeflate_deflate_decompress",
-                                                            lib))
-        self.crc32 = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint32, size_t, size_t)(
-            ("libdeflate_crc32", lib))
-        self.alloc = lib.libdeflate_alloc_decompressor
-        self.alloc.restype = size_t
-        self.alloc.argtypes = []
-        self.free = lib.libdeflate_free_decompressor
-        self.free.restype = None
-        self.free.argtypes = [size_t]
-
-
-_LIBDEFLATE: list = []
-
-
-def _libdeflate() -> _Libdeflate | None:
-    """The ctypes binding, or None when the installed ``deflate`` lacks the symbols."""
-    if not _LIBDEFLATE:
-        try:
-            _LIBDEFLATE.append(_Libdeflate())
-        except (ImportError, OSError, AttributeError):
-            _LIBDEFLATE.append(None)
-    return _LIBDEFLATE[0]
-
-
-def _inflate(batch, out: np.ndarray) -> tuple[np.ndarray, int, str | None]:
-    """Inflate a batch of blocks into ``out`` (large enough): (the bytes, compressed
-    size, problem)."""
-    from genomekit.kernels.bamparse import B_END, B_ISIZE, B_OFFSET, BGZF_CRC, bgzf_inflate
-
-    data, blocks, base, _last = batch
-    total = int(blocks[:, B_ISIZE].sum())
-    size = int(blocks[-1, B_END] + 8 - blocks[0, B_OFFSET])
-    lib = _libdeflate()
-    if lib is not None:
-        dec = lib.alloc()
-        if not dec:
-            raise MemoryError("libdeflate_alloc_decompressor failed")
-        try:
-            bad, status = bgzf_inflate(data, blocks, blocks.shape[0], out, lib.decompress,
-                                       lib.crc32, dec)
-        finally:
-            lib.free(dec)
-        if bad < 0:
-            return out[:total], size, None
-        done = int(blocks[:bad, B_ISIZE].sum())
-        why = "CRC32 mismatch" if status == BGZF_CRC else "inflate failed"
-        return out[:done], 0, (f"corrupt BGZF block at byte {base + int(blocks[bad, B_OFFSET])}"
-                               f" ({why})")
-    o = 0
-    view = memoryview(data)
-    for start, end, isize, crc, offset in blocks.tolist():
-        try:
-            text = inflate_block(view[start:end], isize)
-        except Exception:
-            text = None
-        if text is None or len(text) != isize or _crc32(text) != crc:
-            why = "inflate failed" if text is None or len(text) != isize else "CRC32 mismatch"
-            return out[:o], 0, f"corrupt BGZF block at byte {base + offset} ({why})"
-        out[o:o + isize] = np.frombuffer(text, np.uint8)
-        o += isize
-    return out[:total], size, None
-
-
 # Largest inflated batch: a read of highly compressible blocks is split into batches of
 # at most this many bytes.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
 
 
-class _Bgzf:
-    """The decompressed bytes of a BGZF stream, as arrays in order (see BamReader).
+class _Bgzf(BgzfBlocks):
+    """The decompressed bytes of a BGZF stream, as BAM files are read (see BamReader):
+    a block must inflate to its ISIZE, and BAM files end with the end-of-file block."""
 
-    Buffers are recycled: compressed ones once their batch is inflated, inflated ones
-    once the reader calls ``release``, so that memory is allocated (and paged in) once.
-    """
+    strict = True
 
     def __init__(self, fh, name: str, threads: int, check_eof: bool):
-        self.fh = fh
+        super().__init__(fh, threads=threads, read_bytes=READ_BYTES,
+                         batch_bytes=MAX_BATCH_BYTES, check_eof=check_eof)
         self.name = name
-        self.threads = max(1, threads)
-        self.check_eof = check_eof
-        self._free_in: list[np.ndarray] = []
-        self._free_out: list[np.ndarray] = []
 
-    def release(self, buf: np.ndarray) -> None:
-        """Give back an inflated buffer (or a view of one) that is no longer used."""
-        base = buf.base if isinstance(buf.base, np.ndarray) else buf
-        if len(self._free_out) < 2 * self.threads + 4:
-            self._free_out.append(base)
+    def _bad_header(self, offset: int) -> str:
+        return f"not BGZF data at byte {offset}"
 
-    @staticmethod
-    def _take(pool: list, size: int) -> np.ndarray:
-        for k, buf in enumerate(pool):
-            if buf.size >= size:
-                return pool.pop(k)
-        return np.empty(size, np.uint8)
-
-    def _batches(self) -> Iterator[tuple | str]:
-        """(compressed bytes, block table, file offset of the bytes, whether it is the
-        last batch of those bytes) in order; a string describes damage that ends the
-        stream."""
-        from genomekit.kernels.bamparse import (
-            B_ISIZE,
-            BGZF_BAD_SIZE,
-            BGZF_OK,
-            bgzf_scan,
-        )
-
-        # The smallest BGZF block (the empty end-of-file block) is 28 bytes.
-        table = np.zeros((READ_BYTES // 28 + 2, 5), np.int64)
-        left = np.zeros(0, np.uint8)  # an incomplete block carried to the next read
-        base = 0  # file offset of the buffer's first byte
-        last_isize = None
-        while True:
-            buf = self._take(self._free_in, left.size + READ_BYTES)
-            buf[:left.size] = left
-            got = self.fh.readinto(memoryview(buf)[left.size:left.size + READ_BYTES]) or 0
-            end = left.size + got
-            o = 0
-            while True:
-                n, o2, status = bgzf_scan(buf, o, end, table)
-                if n:
-                    last_isize = int(table[n - 1, B_ISIZE])
-                    sizes = np.cumsum(table[:n, B_ISIZE])
-                    first = 0
-                    while first < n:
-                        stop = max(first + 1, int(np.searchsorted(
-                            sizes, (sizes[first - 1] if first else 0) + MAX_BATCH_BYTES,
-                            side="right")))
-                        last = stop >= n and o2 == end and status == BGZF_OK
-                        yield buf, table[first:stop].copy(), base, last
-                        first = stop
-                if status != BGZF_OK:
-                    yield (f"bad BGZF block at byte {base + o2} (size over 64 KiB)"
-                           if status == BGZF_BAD_SIZE else
-                           f"not BGZF data at byte {base + o2}")
-                    return
-                o = o2
-                if n < table.shape[0]:
-                    break
-            left = buf[o:end].copy()
-            base += o
-            if not got:
-                break
-        if left.size:
-            yield (f"truncated BGZF data at byte {base}: the file ends inside a block "
-                   f"({left.size} bytes of it present)")
-            return
-        if self.check_eof and last_isize != 0:
-            yield ("no BGZF end-of-file block: the file is truncated" if last_isize else
-                   "empty file")
-
-    def _job(self, batch):
-        from genomekit.kernels.bamparse import B_ISIZE
-
-        return batch, self._take(self._free_out, int(batch[1][:, B_ISIZE].sum()))
-
-    def _done(self, batch) -> None:
-        if batch[3] and len(self._free_in) < 2 * self.threads + 4:
-            self._free_in.append(batch[0])
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, int, str | None]]:
-        if self.threads == 1:
-            for batch in self._batches():
-                if isinstance(batch, str):
-                    yield np.zeros(0, np.uint8), 0, batch
-                    return
-                result = _inflate(*self._job(batch))
-                self._done(batch)
-                yield result
-            return
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            pending: collections.deque = collections.deque()
-            try:
-                for batch in self._batches():
-                    if isinstance(batch, str):
-                        pending.append(batch)
-                        break
-                    pending.append((batch, pool.submit(_inflate, *self._job(batch))))
-                    if len(pending) > self.threads + 1:
-                        done, future = pending.popleft()
-                        result = future.result()
-                        self._done(done)
-                        yield result
-                while pending:
-                    item = pending.popleft()
-                    if isinstance(item, str):
-                        yield np.zeros(0, np.uint8), 0, item
-                        return
-                    result = item[1].result()
-                    self._done(item[0])
-                    yield result
-            finally:
-                for item in pending:
-                    if not isinstance(item, str):
-                        item[1].cancel()
+    def _truncated(self, offset: int, left: np.ndarray) -> str:
+        return (f"truncated BGZF data at byte {offset}: the file ends inside a block "
+                f"({left.size} bytes of it present)")
 
 
 # Converts CRAM to uncompressed BAM on stdout with pysam's bundled samtools.
