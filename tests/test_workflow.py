@@ -260,6 +260,14 @@ def test_swap_is_found(sharded_run):
     assert set(fp.filter(~pl.col("swap"))["result"]) == {"match"}
     summary = json.loads((sharded_run["results"] / "study.fingerprint.json").read_text())
     assert {s["declared_sample"]: s["reads_of"] for s in summary["swaps"]} == {a: b, b: a}
+    # The report has the BAM steps' and the release's sections, and MultiQC files.
+    results = sharded_run["results"]
+    html = (results / "study.report.html").read_text()
+    titles = re.findall(r"<h2[^>]*>([^<]+)", html)
+    assert {"Coverage", "Sample identity", "Release summary"} <= set(titles), titles
+    assert "2 swap" in html
+    assert (results / "study_genomekit_bamqc_mqc.tsv").exists()
+    assert (results / "study_genomekit_coverage_mqc.json").exists()
 
 
 def test_consent_false_samples_are_excluded(sharded_run):
@@ -335,6 +343,9 @@ def test_one_file_per_chromosome(tmp_path):
     left = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert not [name for name in left if re.search("bam|fingerprint|coverage|release", name)]
     assert not list((tmp_path / "results").rglob("*release*"))
+    titles = re.findall(r"<h2[^>]*>([^<]+)", (tmp_path / "results/cohort.report.html").read_text())
+    assert "Sample QC metrics" in titles
+    assert not {"Coverage", "Sample identity", "Release summary"} & set(titles), titles
     # relate and pca read the three files in config order, as one.
     files = [str(tmp_path / "data" / name) for name in parts.values()]
     for summary in ("relate/tiles/1.relate.json", "cohort.pca.json", "cohort.all.pca.json"):

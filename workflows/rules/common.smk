@@ -300,6 +300,40 @@ def gather_bam_qc(prefixes, outputs, log_path):
                  f"{', '.join(f'{k} {n}' for k, n in karyotypes.items())}\n")
 
 
+def report_inputs():
+    """{report option: table} of the report: the cohort's tables, and those of the BAM steps
+    and the release when they run; `pops` is the sheet's population/sex table."""
+    tables = {
+        "freq": out(f"{COHORT}.freq.parquet"),
+        "sample_qc": out(f"{COHORT}.sample_qc.parquet"),
+        "relate": out(f"{COHORT}.relate.parquet"),
+        "pca": out(f"{COHORT}.all.pca_projected.parquet"),
+        "pops": out("samples/pops.tsv"),
+    }
+    if BAMS:
+        tables |= {"bam_qc": out(f"{COHORT}.bam_qc.parquet"),
+                   "coverage_dist": out(f"{COHORT}.coverage_dist.parquet"),
+                   "fingerprint": out(f"{COHORT}.fingerprint.parquet")}
+    if config["release"]["enabled"]:
+        tables["release"] = release_outputs()["table"]
+    return tables
+
+
+def report_table_args(input):
+    """--freq TABLE --sample-qc TABLE ...: the report's tables (its inputs but the sheet)."""
+    return " ".join(f"--{key.replace('_', '-')} {path}" for key, path in input.items()
+                    if key != "pops")
+
+
+def report_multiqc():
+    """The suffixes of the report's MultiQC files (after OUT/COHORT)."""
+    suffixes = ["_genomekit_sampleqc_mqc.tsv", "_genomekit_sexcheck_mqc.json",
+                "_genomekit_sfs_mqc.json"]
+    if BAMS:
+        suffixes += ["_genomekit_bamqc_mqc.tsv", "_genomekit_coverage_mqc.json"]
+    return suffixes
+
+
 def final_outputs():
     outputs = [
         out(f"{COHORT}.freq.parquet"),

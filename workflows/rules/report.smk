@@ -1,21 +1,14 @@
 rule report:
     """One HTML page of the cohort's tables, and MultiQC custom content."""
     input:
-        freq=out(f"{COHORT}.freq.parquet"),
-        sample_qc=out(f"{COHORT}.sample_qc.parquet"),
-        relate=out(f"{COHORT}.relate.parquet"),
-        pca=out(f"{COHORT}.all.pca_projected.parquet"),
-        pops=out("samples/pops.tsv"),
+        **report_inputs(),
     output:
         html=out(f"{COHORT}.report.html"),
-        multiqc=multiext(
-            out(COHORT),
-            "_genomekit_sampleqc_mqc.tsv",
-            "_genomekit_sexcheck_mqc.json",
-            "_genomekit_sfs_mqc.json",
-        ),
+        multiqc=multiext(out(COHORT), *report_multiqc()),
     params:
         prefix=lambda w, output: output.html.removesuffix(".report.html"),
+        tables=lambda w, input: report_table_args(input),
+        min_depth=config["report"]["min_depth"],
     log:
         out("logs/report.log"),
     benchmark:
@@ -27,6 +20,5 @@ rule report:
         mem_mb=lambda w, attempt: 4000 * attempt,
         runtime=lambda w, attempt: 30 * attempt,
     shell:
-        "genomekit report --freq {input.freq} --sample-qc {input.sample_qc}"
-        " --relate {input.relate} --pca {input.pca} --pops {input.pops}"
+        "genomekit report {params.tables} --pops {input.pops} --min-depth {params.min_depth}"
         " --out {params.prefix} 2> {log}"
