@@ -759,6 +759,27 @@ def test_error_truncated_bam(tmp_path, small):
     corrupt.write_bytes(bytes(bad))
     r = cli("bam-qc", str(corrupt), "-o", str(tmp_path / "x"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "genomekit: error:" in r.stderr
+    # With threads, blocks are read ahead on a thread of their own: the damage still stops
+    # the run with the same line.
+    assert_one_error_line(tmp_path, ["bam-qc", str(cut), "-o", "{tmp}/x", "-t", "2"], 1,
+                          "truncated")
+
+
+def test_reading_ahead_stops_when_the_reader_stops(tmp_path, small, monkeypatch):
+    """A run that fails early (a record out of order) leaves no reading thread behind."""
+    import threading
+
+    import genomekit.io.bam as iobam
+
+    monkeypatch.setattr(iobam, "READ_BYTES", 4096)  # many small batches
+    recs = [{"name": f"r{i}", "flag": 0, "tid": 0, "pos": 10 * (i % 500), "cigar": [(0, 50)]}
+            for i in range(3000)]
+    bam = write_bam(tmp_path / "u.bam", [("chr1", 10000)], recs, index=False)
+    before = threading.active_count()
+    with pytest.raises(iobam.InputError, match="not sorted"):
+        command._ScanJob(command.Options(), None, None, None, 2, lambda n, w: None, True)(
+            str(bam))
+    assert threading.active_count() == before
 
 
 def test_error_unsorted(tmp_path):

@@ -12,11 +12,13 @@ pysam's bundled samtools in a child process, and read the same way.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import zlib
 from dataclasses import dataclass
 
@@ -104,6 +106,66 @@ class _Bgzf(BgzfBlocks):
                 f"({left.size} bytes of it present)")
 
 
+class _Prefetch:
+    """The items of an iterator, produced up to ``depth`` ahead on a thread of its own.
+
+    An exception of the iterator is raised to the consumer in its place; ``close`` stops
+    the thread (and closes the iterator) when the consumer stops early."""
+
+    _END = object()
+
+    def __init__(self, items, depth: int):
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    break
+            else:
+                self._put(self._END)
+        except BaseException as e:  # handed to the consumer
+            self._put(e)
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(item)  # later calls end too
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 # Converts CRAM to uncompressed BAM on stdout with pysam's bundled samtools.
 _CRAM_TO_BAM = "import pysam, sys; pysam.samtools.view(*sys.argv[1:], catch_stdout=False)"
 
@@ -138,12 +200,17 @@ class BamReader:
         else:
             self._fh = open(path, "rb")
         self._bgzf = _Bgzf(self._fh, path, threads, check_eof=self.kind == "bam")
-        self._stream = iter(self._bgzf)
+        # With threads, blocks are read and handed to the inflating threads on a thread
+        # of their own, so that inflation never waits for the records to be counted.
+        self._stream = (_Prefetch(iter(self._bgzf), 2 * threads) if threads > 1
+                        else iter(self._bgzf))
         self._done = 0  # compressed bytes consumed
         self._pending = np.zeros(0, np.uint8)
         self.header = self._read_header()
 
     def close(self) -> None:
+        if isinstance(self._stream, _Prefetch):
+            self._stream.close()
         self._fh.close()
         if self._proc is not None:
             if self._proc.poll() is None:
