@@ -44,8 +44,9 @@ def sheet_bams(sheet):
 def check_unique_bams(sheet, path):
     if "bam" not in sheet.columns:
         return
-    bams = sheet.filter(pl.col("bam").str.strip_chars().str.len_chars() > 0)
-    dup = bams.filter(pl.col("bam").str.strip_chars().is_duplicated())["bam"].unique().sort()
+    bams = sheet["bam"].str.strip_chars()
+    bams = bams.filter(bams.str.len_chars() > 0)
+    dup = bams.filter(bams.is_duplicated()).unique().sort()
     if dup.len():
         raise ValueError(f"{path}: BAM(s) listed for two samples: {', '.join(dup.head(5))}")
 
