@@ -837,3 +837,68 @@ def test_no_output_left_on_failure(tmp_path, small):
     assert r.returncode == 1
     assert "bad.txt: not a BAM or CRAM file" in r.stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("x", ".x"))]
+
+
+# ----------------------------------------------------------------------------- shards
+
+
+def _same_coverage(a, b):
+    assert (a.counts == b.counts).all() and (a.sums == b.sums).all()
+    assert (a.found == b.found).all()
+    assert a.hists.keys() == b.hists.keys()
+    for tid in a.hists:
+        n = max(a.hists[tid].size, b.hists[tid].size)
+        assert (np.pad(a.hists[tid], (0, n - a.hists[tid].size))
+                == np.pad(b.hists[tid], (0, n - b.hists[tid].size))).all()
+    assert (a.region_sums == b.region_sums).all() and a.nonpar == b.nonpar
+
+
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_shards_add_up_to_one_pass(tmp_path, noisy, shards):
+    """Read in shards from the index's virtual offsets, each looking back over the reads
+    that cross its start, the counts equal those of one pass, regions included."""
+    from genomekit.io.bam import BamReader, BedRegion
+
+    path = noisy.bams[MALE]
+    with BamReader(path) as reader:
+        header = reader.header
+    bed = [BedRegion(c, a, b, None, k) for k, (c, (a, b)) in enumerate(noisy.spans.items())]
+    plan = command._shard_plan(path, header, shards)
+    assert plan is not None and len(plan) >= 2
+    for options in OPTION_SETS:
+        job = command._ScanJob(options, bed, "spans.bed", None, shards, lambda n, w: None,
+                               True)
+        sharded = job._sharded(path, MALE, header, plan, lambda n, w: None)
+        _same_coverage(sharded, job._one_pass(path))
+
+
+def test_shards_fall_back_when_a_read_crosses_the_look_back(tmp_path, noisy, monkeypatch):
+    """With a look-back shorter than the reads, a shard misses reads that cross its start:
+    that is detected and the file is read in one pass, with the same result."""
+    from genomekit.io.bam import BamReader
+
+    path = noisy.bams[FEMALE]
+    with BamReader(path) as reader:
+        header = reader.header
+    job = command._ScanJob(command.Options(), None, None, None, 2, lambda n, w: None, True)
+    monkeypatch.setattr(command, "LOOKBACK", 16)
+    plan = command._shard_plan(path, header, 2)
+    with pytest.raises(command._ShardsFailed):
+        job._sharded(path, FEMALE, header, plan, lambda n, w: None)
+    _same_coverage(job(path), job._one_pass(path))
+
+
+def test_no_shards_without_a_current_index(tmp_path, noisy):
+    import shutil
+
+    from genomekit.io.bam import BamReader, find_bai
+
+    bam = tmp_path / "copy.bam"
+    shutil.copy(noisy.bams[MALE], bam)
+    assert find_bai(str(bam)) is None
+    shutil.copy(noisy.bams[MALE] + ".bai", str(bam) + ".bai")
+    assert find_bai(str(bam)) == str(bam) + ".bai"
+    os.utime(str(bam) + ".bai", (1, 1))  # older than the BAM: not used
+    assert find_bai(str(bam)) is None
+    with BamReader(str(bam)) as reader:
+        assert command._shard_plan(str(bam), reader.header, 2) is None

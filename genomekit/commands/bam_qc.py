@@ -76,6 +76,8 @@ class BamCoverage:
     region_sums: np.ndarray | None = None
     nonpar: dict = field(default_factory=dict)  # 'X'/'Y' -> (summed depth, bases)
     skipped_events: int = 0
+    span_bad: bool = False  # a shard's look-back missed a read (see LOOKBACK)
+    ranges: dict = field(default_factory=dict)  # tid -> the [start, end) counted here
 
 
 def _parse_list(text, name: str) -> tuple:
@@ -251,8 +253,22 @@ def _write_frames(path, fmt, frames, schema):
         writer.close()
 
 
+class _StopScan(Exception):
+    """A shard reached its stop: no more records are wanted."""
+
+
+class _ShardsFailed(Exception):
+    """The shards cannot give the file's results; it is read in one pass instead."""
+
+
 class _ScanJob:
-    """One pass over one BAM (callable on a worker thread)."""
+    """One pass over one BAM (callable on a worker thread).
+
+    With ``threads`` > 1 and a BAM index (.bai), the BAM is read in that many shards side
+    by side, each from its own virtual offset, each on one thread; the shards' counts add
+    up to those of one pass (see LOOKBACK). Otherwise, one pass reads the file and
+    inflates its blocks on ``threads`` threads.
+    """
 
     def __init__(self, options, bed, bed_path, reference, threads, advance, quiet):
         self.options = options
@@ -264,43 +280,206 @@ class _ScanJob:
         self.quiet = quiet
 
     def __call__(self, path: str) -> BamCoverage:
+        from genomekit.io.bam import BamReader, sniff
+
+        if self.threads > 1 and sniff(path) == "bam":
+            with BamReader(path) as reader:
+                header = reader.header
+            sample = _sample_of(path, header)
+            plan = _shard_plan(path, header, self.threads)
+            if plan is not None:
+                done = [0]
+
+                def advance(n, where):
+                    done[0] += n
+                    self.advance(n, where)
+
+                try:
+                    return self._sharded(path, sample, header, plan, advance)
+                except (_ShardsFailed, InputError):
+                    # One pass reads the file again, and reports its damage, if any.
+                    self.advance(-done[0], "")
+        return self._one_pass(path)
+
+    def _one_pass(self, path) -> BamCoverage:
         from genomekit.io.bam import BamReader
 
         with BamReader(path, threads=self.threads, reference=self.reference) as reader:
             header = reader.header
-            samples = header.samples()
-            if not samples:
-                raise InputError("no sample name: no @RG header line has an SM tag",
-                                 file=path, hint="add one, e.g. samtools addreplacerg -r "
-                                                 "'ID:rg1\\tSM:NAME'")
-            if len(samples) > 1:
-                raise InputError(f"read groups of several samples ({', '.join(samples[:3])})",
-                                 file=path, hint="give one BAM per sample")
-            if header.sort_order not in (None, "coordinate"):
-                raise InputError(f"the header says the file is sorted by "
-                                 f"{header.sort_order}, not by coordinate", file=path,
-                                 hint="sort it with samtools sort")
-            scan = _Scan(path, samples[0], header, self.options)
+            scan = _Scan(path, _sample_of(path, header), header, self.options)
             scan.set_regions(self.bed, self.bed_path, self.quiet)
-            last = [0]
-
-            def consume(buf, start):
-                used = scan.feed(buf, start)
-                done = reader.compressed_done()
-                self.advance(done - last[0], scan.where())
-                last[0] = done
-                return used
-
-            reader.scan(consume)
-            self.advance(max(0, reader.size - last[0]) if reader.kind == "bam" else 0,
-                         scan.where())
+            self._read(reader, scan, self.advance)
+            self.advance(max(0, reader.size - reader.compressed_done())
+                         if reader.kind == "bam" else 0, scan.where())
             return scan.finish()
+
+    @staticmethod
+    def _read(reader, scan, advance) -> None:
+        last = [0]
+
+        def consume(buf, start):
+            used = scan.feed(buf, start)
+            done = reader.compressed_done()
+            advance(done - last[0], scan.where())
+            last[0] = done
+            return used
+
+        try:
+            reader.scan(consume)
+        except _StopScan:
+            pass
+
+    def _sharded(self, path, sample, header, plan, advance) -> BamCoverage:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from genomekit.io.bam import BamReader
+
+        def run(shard):
+            lim, voffset = shard
+            with BamReader(path, threads=1, start=voffset) as reader:
+                scan = _Scan(path, sample, header, self.options, lim)
+                scan.set_regions(self.bed, self.bed_path, True)
+                self._read(reader, scan, advance)
+                return scan.finish()
+
+        with ThreadPoolExecutor(max_workers=len(plan)) as pool:
+            parts = list(pool.map(run, plan))
+        return _merge(parts)
+
+
+def _sample_of(path, header) -> str:
+    samples = header.samples()
+    if not samples:
+        raise InputError("no sample name: no @RG header line has an SM tag",
+                         file=path, hint="add one, e.g. samtools addreplacerg -r "
+                                         "'ID:rg1\\tSM:NAME'")
+    if len(samples) > 1:
+        raise InputError(f"read groups of several samples ({', '.join(samples[:3])})",
+                         file=path, hint="give one BAM per sample")
+    if header.sort_order not in (None, "coordinate"):
+        raise InputError(f"the header says the file is sorted by "
+                         f"{header.sort_order}, not by coordinate", file=path,
+                         hint="sort it with samtools sort")
+    return samples[0]
+
+
+# A shard that starts at position P of a contig also reads the records of the LOOKBACK
+# bp before P, for the depth they add from P on (reads that start before P and end
+# after it); the shard before it stops at P and checks that none of its records that
+# start before P - LOOKBACK reaches past P (else the file is read in one pass). Shards
+# start at 16 kb windows of the index's linear index, splitting the compressed bytes
+# evenly.
+LOOKBACK = 1 << 17
+_WINDOW = 1 << 14
+
+
+def _shard_plan(path, header, n):
+    """The shards of a BAM: (kernel limits, virtual offset to read from or None) each, or
+    None when the file has no usable .bai or too few windows to split."""
+    from genomekit.io.bam import find_bai, read_bai_linear
+    from genomekit.kernels import coverage as kc
+
+    index = find_bai(path)
+    linear = read_bai_linear(index, len(header.names)) if index else None
+    if not linear:
+        return None
+    size = os.path.getsize(path)
+    cands = []  # (compressed offset, tid, window)
+    for tid, lin in enumerate(linear):
+        nonzero = np.flatnonzero(lin)
+        if nonzero.size < 2:
+            continue
+        # A split at window w needs a record of the contig before it in the shard
+        # before: the contig's first record starts before its first window's end.
+        for w in nonzero[1:]:
+            cands.append((int(lin[w]) >> 16, tid, int(w)))
+    if not cands:
+        return None
+    cands.sort()
+    offsets = np.array([c[0] for c in cands], np.int64)
+    splits = []
+    for k in range(1, n):
+        j = int(np.clip(np.searchsorted(offsets, k * size // n), 0, len(cands) - 1))
+        _, tid, w = cands[j]
+        if not splits or (tid, w) > splits[-1]:
+            splits.append((tid, w))
+    if not splits:
+        return None
+    plan = []
+    bounds = [None, *splits, None]
+    for k in range(len(bounds) - 1):
+        lim = np.array([-1, -1, -1, -1, kc.NO_STOP, 0, -1], np.int64)
+        voffset = None
+        if bounds[k] is not None:
+            tid, w = bounds[k]
+            start = w * _WINDOW
+            look = max(0, start - LOOKBACK)
+            lin = linear[tid]
+            first = look // _WINDOW
+            before = np.flatnonzero(lin[:first + 1])
+            voffset = int(lin[before[-1]] if before.size else lin[np.flatnonzero(lin)[0]])
+            lim[kc.L_LOOK_KEY], lim[kc.L_LOOK_POS] = tid, look
+            lim[kc.L_START_KEY], lim[kc.L_START_POS] = tid, start
+        if bounds[k + 1] is not None:
+            tid, w = bounds[k + 1]
+            stop = w * _WINDOW
+            lim[kc.L_STOP_KEY], lim[kc.L_STOP_POS] = tid, stop
+            lim[kc.L_CHECK_POS] = stop - LOOKBACK
+        plan.append((lim, voffset))
+    return plan
+
+
+def _merge(parts: list) -> BamCoverage:
+    """The results of the shards of one BAM, added up; _ShardsFailed when a shard's
+    look-back missed a read, or the shards do not cover a contig they found exactly."""
+    first = parts[0]
+    if any(p.span_bad for p in parts):
+        raise _ShardsFailed("a read reaches past a shard's look-back")
+    n_ref = len(first.names)
+    found = np.zeros(n_ref, bool)
+    for p in parts:
+        found |= p.found
+    for tid in np.flatnonzero(found):
+        spans = sorted(p.ranges[tid] for p in parts if tid in p.ranges)
+        edge = 0
+        for a, b in spans:
+            if a != edge:
+                raise _ShardsFailed("the shards do not tile a contig")
+            edge = b
+        if edge != first.lengths[tid]:
+            raise _ShardsFailed("the shards do not tile a contig")
+    hists: dict = {}
+    region_hists: dict = {}
+    for p in parts:
+        for store, own in ((hists, p.hists), (region_hists, p.region_hists)):
+            for tid, h in own.items():
+                if tid in store:
+                    a = store[tid]
+                    big = a if a.size >= h.size else h
+                    small = h if big is a else a
+                    big = big.copy()
+                    big[:small.size] += small
+                    store[tid] = big
+                else:
+                    store[tid] = h.copy()
+    nonpar: dict = {}
+    for p in parts:
+        for kind, (s, n) in p.nonpar.items():
+            acc = nonpar.setdefault(kind, [0, n])
+            acc[0] += s
+    return BamCoverage(
+        path=first.path, sample=first.sample, names=first.names, lengths=first.lengths,
+        counts=sum(p.counts for p in parts), found=found, sums=sum(p.sums for p in parts),
+        hists=hists, region_hists=region_hists, regions=first.regions,
+        region_sums=sum(p.region_sums for p in parts),
+        nonpar={k: tuple(v) for k, v in nonpar.items()},
+        skipped_events=sum(p.skipped_events for p in parts))
 
 
 class _Scan:
     """The kernels' state for one BAM, and the loop that reacts to their statuses."""
 
-    def __init__(self, path, sample, header, options: Options):
+    def __init__(self, path, sample, header, options: Options, lim=None):
         from genomekit.kernels import coverage as kc
 
         self.kc = kc
@@ -313,6 +492,10 @@ class _Scan:
         self.st = kc.new_state()
         self.opt = np.array([options.min_mapq, options.exclude_flag, options.include_flag,
                              int(options.fast_mode)], dtype=np.int64)
+        # The whole file, or a shard of it (_shard_plan).
+        self.lim = (np.array([-1, -1, -1, -1, kc.NO_STOP, 0, -1], np.int64) if lim is None
+                    else lim)
+        self.ranges: dict[int, tuple[int, int]] = {}
         self.counts = np.zeros((2, kc.N_COUNTS), np.int64)
         self.ring = np.zeros(RING_SIZE, np.int32)
         self.dep = np.zeros(RING_SIZE, np.int32)
@@ -405,7 +588,8 @@ class _Scan:
         o = start
         while True:
             status, o = kc.accumulate(
-                buf, o, buf.size, self.n_ref, self.st, self.opt, self.counts, self.ring,
+                buf, o, buf.size, self.n_ref, self.st, self.opt, self.lim, self.counts,
+                self.ring,
                 self.dep, self.hist, self.rhist, *self._regs[:5], self.hkey, self.hslot,
                 self.ents, self.npool, self.cpool, self.bloom)
             if status == kc.DONE:
@@ -419,6 +603,8 @@ class _Scan:
                 self._grow_mates()
             elif status == kc.ERR_UNSORTED:
                 self._unsorted(_i32(buf, o + 4), _i32(buf, o + 8))
+            elif status == kc.STOP:
+                raise _StopScan
             else:
                 self._bad_record(int(self.st[kc.S_ERROR]))
 
@@ -452,7 +638,15 @@ class _Scan:
             st[k] = 0
         self.hslot.fill(-1)
         self.bloom.fill(0)
-        st[kc.S_LENGTH] = self.lengths[tid] if tid >= 0 else 0
+        key = tid if tid >= 0 else kc.UNPLACED
+        lim = self.lim
+        start = int(lim[kc.L_START_POS]) if key == lim[kc.L_START_KEY] else 0
+        end = (int(lim[kc.L_STOP_POS]) if key == lim[kc.L_STOP_KEY]
+               else int(self.lengths[tid]) if tid >= 0 else 0)
+        st[kc.S_WS] = start
+        st[kc.S_LENGTH] = end
+        if tid >= 0:
+            self.ranges[tid] = (start, end)
         self._regs = self.contig_regions.get(tid, (self._none,) * 6)
 
     def _close_contig(self):
@@ -512,7 +706,8 @@ class _Scan:
             lengths=self.header.lengths, counts=self.counts, found=self.found,
             sums=self.sums, hists=self.hists, region_hists=self.region_hists,
             regions=self.bed_regions, region_sums=self.region_sums[:base],
-            nonpar={k: tuple(v) for k, v in nonpar.items()}, skipped_events=self.skipped)
+            nonpar={k: tuple(v) for k, v in nonpar.items()}, skipped_events=self.skipped,
+            span_bad=bool(self.st[self.kc.S_SPAN_BAD]), ranges=self.ranges)
 
 
 def _i32(buf: np.ndarray, o: int) -> int:

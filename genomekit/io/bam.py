@@ -93,9 +93,9 @@ class _Bgzf(BgzfBlocks):
 
     strict = True
 
-    def __init__(self, fh, name: str, threads: int, check_eof: bool):
+    def __init__(self, fh, name: str, threads: int, check_eof: bool, base: int = 0):
         super().__init__(fh, threads=threads, read_bytes=READ_BYTES,
-                         batch_bytes=MAX_BATCH_BYTES, check_eof=check_eof)
+                         batch_bytes=MAX_BATCH_BYTES, check_eof=check_eof, base=base)
         self.name = name
 
     def _bad_header(self, offset: int) -> str:
@@ -176,10 +176,12 @@ class BamReader:
     ``scan(consume)`` passes the decompressed records (not the header) to a consumer,
     buffer by buffer; ``compressed_done()`` tells how far into the file it is. Damaged
     or truncated input raises InputError after the buffers that precede the damage.
-    BGZF blocks are inflated on ``threads`` threads. No index is needed.
+    BGZF blocks are inflated on ``threads`` threads. No index is needed; ``start``, a
+    BGZF virtual offset (from the index) of a BAM record, begins the records there.
     """
 
-    def __init__(self, path: str, *, threads: int = 1, reference: str | None = None):
+    def __init__(self, path: str, *, threads: int = 1, reference: str | None = None,
+                 start: int | None = None):
         self.path = path
         self.kind = sniff(path)
         self.size = os.path.getsize(path)
@@ -207,6 +209,21 @@ class BamReader:
         self._done = 0  # compressed bytes consumed
         self._pending = np.zeros(0, np.uint8)
         self.header = self._read_header()
+        if start is not None and self.kind == "bam":
+            self._restart(start, threads)
+
+    def _restart(self, voffset: int, threads: int) -> None:
+        """Read the records from a virtual offset (coffset << 16 | uoffset) on."""
+        if isinstance(self._stream, _Prefetch):
+            self._stream.close()
+        coffset, uoffset = voffset >> 16, voffset & 0xFFFF
+        self._fh.seek(coffset)
+        self._bgzf = _Bgzf(self._fh, self.path, threads, check_eof=True, base=coffset)
+        self._stream = (_Prefetch(iter(self._bgzf), 2 * threads) if threads > 1
+                        else iter(self._bgzf))
+        self._done = 0
+        self._pending = np.zeros(0, np.uint8)
+        self._take(uoffset)
 
     def close(self) -> None:
         if isinstance(self._stream, _Prefetch):
@@ -336,6 +353,52 @@ def _record_size(buf: np.ndarray) -> int:
         return 4
     size = int(buf[:4].view("<i4")[0])
     return 4 + max(size, 0)
+
+
+def find_bai(path: str) -> str | None:
+    """PATH.bai, or PATH with .bam replaced by .bai, when it exists and is not older than
+    the BAM (htslib warns about an older index; here it is not used)."""
+    candidates = [path + ".bai"]
+    if path.endswith(".bam"):
+        candidates.append(path[:-4] + ".bai")
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if os.path.getmtime(candidate) < os.path.getmtime(path):
+                return None
+            return candidate
+    return None
+
+
+def read_bai_linear(path: str, n_ref: int) -> list[np.ndarray] | None:
+    """The linear index of each reference of a .bai (SAM/BAM spec, section 5.2): the
+    smallest virtual offset of a record overlapping each 16 kb window, 0 for none; None
+    when the file is not a BAI for ``n_ref`` references."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    if data[:4] != b"BAI\x01" or len(data) < 8:
+        return None
+    (n,) = struct.unpack_from("<i", data, 4)
+    if n != n_ref:
+        return None
+    o = 8
+    out = []
+    try:
+        for _ in range(n):
+            (n_bin,) = struct.unpack_from("<i", data, o)
+            o += 4
+            for _ in range(n_bin):
+                _bin, n_chunk = struct.unpack_from("<Ii", data, o)
+                o += 8 + 16 * n_chunk
+            (n_intv,) = struct.unpack_from("<i", data, o)
+            o += 4
+            out.append(np.frombuffer(data, "<u8", count=n_intv, offset=o).astype(np.int64))
+            o += 8 * n_intv
+    except (struct.error, ValueError):
+        return None
+    return out
 
 
 @dataclass(frozen=True)

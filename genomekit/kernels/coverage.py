@@ -69,12 +69,24 @@ M_CIGARS = 17    # CIGAR pool operations used
 S_ERROR = 18     # decode status of a damaged record (ERR_RECORD)
 S_NEED_NAME = 19   # GROW_MATES: name bytes and CIGAR operations of the record to store
 S_NEED_CIGAR = 20
-N_STATE = 21
+S_SPAN_BAD = 21  # a record before the stop's look-back reaches past the stop
+N_STATE = 22
 UNPLACED = 1 << 40  # sort key of records without a refID
+NO_STOP = UNPLACED + 1  # a stop key after every record
 
 # Options ``opt``.
 O_MIN_MAPQ, O_EXCLUDE, O_INCLUDE, O_FAST = range(4)
 N_OPT = 4
+
+# Limits ``lim`` of a shard of the file, as (sort key, position) pairs (the sort key is
+# the refID, UNPLACED for records without one): records before LOOK are ignored; records
+# from LOOK to START only add their depth beyond START (they are counted by the shard
+# before); the shard's own records run from START to STOP, where it stops. On the STOP
+# contig, a record that starts before CHECK (STOP minus the look-back) and reaches past
+# STOP sets S_SPAN_BAD: the next shard's look-back missed it.
+L_LOOK_KEY, L_LOOK_POS, L_START_KEY, L_START_POS, L_STOP_KEY, L_STOP_POS, L_CHECK_POS = \
+    range(7)
+N_LIM = 7
 
 # Status of accumulate: DONE, or the record index it stopped at and why.
 DONE = 0
@@ -83,6 +95,7 @@ GROW_RING = 2     # the record's events reach past the ring
 GROW_MATES = 3    # the mate table or its pools are full
 ERR_UNSORTED = 4  # the record comes before the previous one
 ERR_RECORD = 5    # the record is damaged (see S_ERROR)
+STOP = 6          # the record lies at or past the shard's stop
 
 # Columns of the flag counts (samtools flagstat's lines); one row for QC-passed
 # records, one for QC-failed (0x200).
@@ -238,12 +251,21 @@ def finish_contig(st, ring, dep, hist, rhist, rs, re, rkind, rprefmax, rsum):
 
 
 @jit
-def _add(ring, mask, ws, p, v):
-    """Add v at position p of the ring; 1 when p is already final (not added), else 0."""
+def _add(ring, mask, ws, p, v, clamp):
+    """Add v at position p of the ring; 1 when p is already final (not added), else 0.
+    With ``clamp``, an event before ws is added at ws: it changes the depth from there on."""
     if p >= ws:
         ring[p & mask] += v
         return 0
+    if clamp:
+        ring[ws & mask] += v
+        return 0
     return 1
+
+
+@jit
+def _before(key1, pos1, key2, pos2):
+    return key1 < key2 or (key1 == key2 and pos1 < pos2)
 
 
 @jit
@@ -457,8 +479,8 @@ def _compact(st, hslot, ents, npool, cpool):
 
 
 @jit
-def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist, rs, re,
-               rkind, rprefmax, rsum, hkey, hslot, ents, npool, cpool, bloom):
+def accumulate(buf, start, stop, n_ref, st, opt, lim, counts, ring, dep, hist, rhist, rs,
+               re, rkind, rprefmax, rsum, hkey, hslot, ents, npool, cpool, bloom):
     """Add the records of ``buf[start:stop]`` to the flag counts and the depth of their
     contig, decoding them with kernels.bamparse.decode.
 
@@ -468,6 +490,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
     n_ref : int, the number of references in the header.
     st : int64 array (N_STATE,), the running state (see S_* and M_*).
     opt : int64 array (N_OPT,), min_mapq, exclude_flag, include_flag, fast mode (0/1).
+    lim : int64 array (N_LIM,), the shard's limits (L_*); (-1, -1) for LOOK and START and
+        (NO_STOP, 0) for STOP read the whole file.
     counts : int64 array (2, N_COUNTS), flag counts of QC-passed / QC-failed records.
     ring, dep : int32 arrays of a power-of-two size: depth events and scratch.
     hist, rhist : int64 arrays (HIST_SIZE,): bases per depth on the contig, over the
@@ -519,6 +543,12 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
             return ERR_UNSORTED, i
         st[S_PREV_TID] = key
         st[S_PREV_POS] = pos
+        if _before(key, pos, lim[L_LOOK_KEY], lim[L_LOOK_POS]):
+            continue
+        if not _before(key, pos, lim[L_STOP_KEY], lim[L_STOP_POS]):
+            st[S_SKIPPED] += skipped
+            return STOP, i
+        look = _before(key, pos, lim[L_START_KEY], lim[L_START_POS])
         if tid != st[S_TID]:
             st[S_SKIPPED] += skipped
             return NEW_CONTIG, i
@@ -559,7 +589,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                     st[S_NEED_CIGAR] = ncig
                     st[S_SKIPPED] += skipped
                     return GROW_MATES, i
-        count_flags(counts, flag, tid, mtid, mapq)
+        if not look:
+            count_flags(counts, flag, tid, mtid, mapq)
         if tid < 0:
             continue
         st[S_FOUND] = 1
@@ -567,15 +598,17 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
             continue
         if maxev > st[S_MAXEV]:
             st[S_MAXEV] = maxev
+        if key == lim[L_STOP_KEY] and pos < lim[L_CHECK_POS] and maxev > lim[L_STOP_POS]:
+            st[S_SPAN_BAD] = 1
         if fast:
-            skipped += _add(ring, mask, ws, pos, 1)
-            skipped += _add(ring, mask, ws, end, -1)
+            skipped += _add(ring, mask, ws, pos, 1, look)
+            skipped += _add(ring, mask, ws, end, -1, look)
             continue
         if action == 2:
             e = hslot[slot]
             if ncig == 1 and ents[e, E_NCIGAR] == 1:
-                skipped += _add(ring, mask, ws, pos, -1)
-                skipped += _add(ring, mask, ws, ents[e, E_END], 1)
+                skipped += _add(ring, mask, ws, pos, -1, look)
+                skipped += _add(ring, mask, ws, ents[e, E_END], 1, look)
             else:
                 mn = ents[e, E_NCIGAR]
                 if max(ncig, mn) > seg.shape[1]:
@@ -589,8 +622,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                     lo = max(a_s[ia], b_s[ib])
                     hi = min(a_e[ia], b_e[ib])
                     if lo < hi:
-                        skipped += _add(ring, mask, ws, lo, -1)
-                        skipped += _add(ring, mask, ws, hi, 1)
+                        skipped += _add(ring, mask, ws, lo, -1, look)
+                        skipped += _add(ring, mask, ws, hi, 1, look)
                     if a_e[ia] < b_e[ib]:
                         ia += 1
                     else:
@@ -604,8 +637,8 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
             v = u32(buf, cig)
             op = v & 0xF
             if (CONSUMES_REF >> op) & 1 and (CONSUMES_QUERY >> op) & 1:
-                skipped += _add(ring, mask, ws, pos, 1)
-                skipped += _add(ring, mask, ws, pos + (v >> 4), -1)
+                skipped += _add(ring, mask, ws, pos, 1, look)
+                skipped += _add(ring, mask, ws, pos + (v >> 4), -1, look)
             continue
         p = pos
         last_stop = -1
@@ -617,13 +650,13 @@ def accumulate(buf, start, stop, n_ref, st, opt, counts, ring, dep, hist, rhist,
                 continue
             if (CONSUMES_QUERY >> op) & 1:
                 if p != last_stop:
-                    skipped += _add(ring, mask, ws, p, 1)
+                    skipped += _add(ring, mask, ws, p, 1, look)
                     if last_stop != -1:
-                        skipped += _add(ring, mask, ws, last_stop, -1)
+                        skipped += _add(ring, mask, ws, last_stop, -1, look)
                 last_stop = p + ln
             p += ln
         if last_stop != -1:
-            skipped += _add(ring, mask, ws, last_stop, -1)
+            skipped += _add(ring, mask, ws, last_stop, -1, look)
 
 
 @jit
