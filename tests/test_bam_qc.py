@@ -44,7 +44,7 @@ NOISY = dict(duplicate_rate=0.1, qcfail_rate=0.03, unmapped_mate_rate=0.03,
              trim_rate=0.15, read_through_rate=0.05)
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- test files, peers
 
 
 def write_bam(path: Path, contigs, records, sample="S1", index=True, sort_order="coordinate"):
