@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import ROOT
 from tests.test_workflow import (
     FREQ_FILTERS,
+    RELEASE,
     assert_results_equal,
     env,
     need_snakemake,
     simulate,
+    simulate_bams,
     snakemake,
     whole_file_runs,
     write_config,
@@ -81,13 +85,31 @@ def ci_profile(folder: Path, partition: str) -> Path:
     return folder
 
 
+def job_states(run_id: str, wait: float = 60.0) -> list[str]:
+    """States of the run's jobs, once none is still finishing (COMPLETING) or pending."""
+    deadline = time.monotonic() + wait
+    while True:
+        states = subprocess.run(["squeue", "--states=all", "-h", "-n", run_id, "-o", "%T"],
+                                capture_output=True, text=True, check=True).stdout.split()
+        if not {"COMPLETING", "PENDING", "RUNNING"} & set(states) or time.monotonic() > deadline:
+            return states
+        time.sleep(1)
+
+
 def test_demo_workflow_on_slurm(slurm_cluster, tmp_path):
     work = tmp_path
     cohort = simulate(work / "data", samples=200, sites=3000, seed=2)
-    withdrawn = write_sheet(cohort["pops"], work / "data/samples.tsv", every=20)
+    # As in `make demo`: BAMs for a few samples (two of them swapped) and the release.
+    names = [line.split("\t")[0] for line in Path(cohort["pops"]).read_text().splitlines()[1:]]
+    with_bams = names[:3]
+    bams = simulate_bams(work, cohort, with_bams, (names[0], names[2]))
+    withdrawn = write_sheet(cohort["pops"], work / "data/samples.tsv", every=20, bams=bams)
+    assert not set(with_bams) & set(withdrawn)
     config = write_config(work / "config.yaml", vcf="data/cohort.vcf.gz",
                           samples="data/samples.tsv", out="results", shard_size=5_000_000,
-                          freq=FREQ_FILTERS, relate={"tiles": 2})
+                          freq=FREQ_FILTERS, relate={"tiles": 2},
+                          bam_qc={"by": "bams/spans.bed"}, fingerprint={"maf": 0.1},
+                          release=RELEASE)
     profile = ci_profile(work / "profile", slurm_cluster["partition"])
     proc = snakemake(work, "--profile", str(profile), "--configfile", str(config),
                      timeout=900)
@@ -96,14 +118,18 @@ def test_demo_workflow_on_slurm(slurm_cluster, tmp_path):
 
     # The jobs went through SLURM: every one is still listed (MinJobAge), all completed.
     run_id = log.split("SLURM run ID: ", 1)[1].split()[0]
-    jobs = subprocess.run(["squeue", "--states=all", "-h", "-n", run_id, "-o", "%T"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    jobs = job_states(run_id)
     n_shards = len((work / "results/shards/cohort/plan.bed").read_text().splitlines())
     assert n_shards == 4  # one per contig: the local tests cut contigs into several
     # freq and sample-qc per shard, their two merges, two relate tiles and their merge,
-    # pca, its projection and the report; sample_lists and shard_plan are local rules
-    # (light work, on the submitting host).
-    assert jobs == ["COMPLETED"] * (2 * n_shards + 2 + 2 + 1 + 3)
+    # pca, its projection and the report; bam-qc per BAM and its gather, fingerprint and
+    # release; sample_lists, shard_plan and bam_manifest are local rules (light work, on
+    # the submitting host).
+    assert jobs == ["COMPLETED"] * (2 * n_shards + 2 + 2 + 1 + 3 + len(with_bams) + 1 + 1 + 1)
+    identity = pl.read_parquet(next((work / "results").rglob("*.fingerprint.parquet")))
+    swapped = identity.filter(pl.col("swap"))
+    assert sorted(swapped["declared_sample"].to_list()) == sorted([names[0], names[2]])
+    assert list((work / "results").rglob("*.release.parquet"))
 
     excluded = work / "excluded.txt"
     excluded.write_text("".join(f"{s}\n" for s in withdrawn))
