@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -16,6 +14,7 @@ from genomekit.errors import InputError, UsageError
 from genomekit.genome import is_autosome
 from genomekit.io.readers import open_reader
 from genomekit.io.vcf import parse_region, read_bed, read_sample_list
+from genomekit.parallel import ordered_map  # noqa: F401 (the commands' import)
 
 
 def warn(message: str, quiet: bool = False) -> None:
@@ -26,26 +25,6 @@ def warn(message: str, quiet: bool = False) -> None:
 def check_threads(threads: int) -> None:
     if threads < 1:
         raise UsageError(f"--threads must be at least 1, not {threads}")
-
-
-def ordered_map(func: Callable, items: Iterable, threads: int) -> Iterator:
-    """func over items on a thread pool, results in input order, at most 2×threads in flight."""
-    if threads == 1:
-        for item in items:
-            yield func(item)
-        return
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending: collections.deque = collections.deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(func, item))
-                if len(pending) >= 2 * threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for f in pending:
-                f.cancel()
 
 
 def input_summary(paths: Iterable[str]) -> list[dict]:

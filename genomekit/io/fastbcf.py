@@ -21,13 +21,11 @@ then VcfReader's rule (POS inside the region), so the records are VcfReader's.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 import struct
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -43,6 +41,7 @@ from genomekit.io.vcf import (
     quiet_htslib,
     select_samples,
 )
+from genomekit.parallel import ordered_map
 
 BCF_MAGIC = b"BCF\x02\x02"
 _HINT = "check the file with 'bcftools view', or re-create it from a good copy"
@@ -261,28 +260,13 @@ class FastBcfReader:
             self.close()
 
     def _chunks(self, groups) -> Iterator[VariantChunk]:
-        if self.threads == 1:
-            for index, pieces in enumerate(groups):
-                yield self._emit(self._decode(pieces, index))
-            return
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            pending: collections.deque = collections.deque()
-            try:
-                try:
-                    for index, pieces in enumerate(groups):
-                        pending.append(pool.submit(self._decode, pieces, index))
-                        if len(pending) >= 2 * self.threads:
-                            yield self._emit(pending.popleft().result())
-                except InputError:
-                    # The chunks before the damage come first, as with htslib.
-                    while pending:
-                        yield self._emit(pending.popleft().result())
-                    raise
-                while pending:
-                    yield self._emit(pending.popleft().result())
-            finally:
-                for f in pending:
-                    f.cancel()
+        # Damage found while reading ahead comes out after the chunks before it.
+        for chunk in ordered_map(self._decode_item, enumerate(groups), self.threads):
+            yield self._emit(chunk)
+
+    def _decode_item(self, item):
+        index, pieces = item
+        return self._decode(pieces, index)
 
     def _emit(self, chunk: VariantChunk) -> VariantChunk:
         if chunk.n_variants:

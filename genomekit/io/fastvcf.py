@@ -15,13 +15,11 @@ rejects raise InputError naming the record.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -37,6 +35,7 @@ from genomekit.io.vcf import (
     quiet_htslib,
     select_samples,
 )
+from genomekit.parallel import ordered_map
 
 # Contig names htslib can define on the fly when the header lacks them.
 _SAFE_CONTIG = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~*-]+")
@@ -222,31 +221,16 @@ class FastVcfReader:
             self.close()
 
     def _chunks(self, groups) -> Iterator[VariantChunk]:
-        if self.threads == 1:
-            try:
-                for index, pieces in enumerate(groups):
-                    yield self._emit(self._decode(pieces, index))
-            except _SourceError as err:
-                raise self._source_error(err) from None
-            return
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            pending: collections.deque = collections.deque()
-            try:
-                try:
-                    for index, pieces in enumerate(groups):
-                        pending.append(pool.submit(self._decode, pieces, index))
-                        if len(pending) >= 2 * self.threads:
-                            yield self._emit(pending.popleft().result())
-                except _SourceError as err:
-                    # The chunks before the damage come first, as with htslib.
-                    while pending:
-                        yield self._emit(pending.popleft().result())
-                    raise self._source_error(err) from None
-                while pending:
-                    yield self._emit(pending.popleft().result())
-            finally:
-                for f in pending:
-                    f.cancel()
+        try:
+            for result in ordered_map(self._decode_item, enumerate(groups), self.threads):
+                yield self._emit(result)
+        except _SourceError as err:
+            # Damage in the compressed data: the chunks before it came out first.
+            raise self._source_error(err) from None
+
+    def _decode_item(self, item):
+        index, pieces = item
+        return self._decode(pieces, index)
 
     def _source_error(self, err: _SourceError) -> InputError:
         """Damage in the compressed data, located after the last complete record."""

@@ -1,0 +1,38 @@
+"""Ordered parallel map over a thread pool, shared by the readers and the commands."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+
+def ordered_map(func: Callable, items: Iterable, threads: int) -> Iterator:
+    """``func`` over ``items`` on ``threads`` threads, results in input order, at most
+    2 × threads in flight.
+
+    An exception from ``func`` comes out in its item's turn. One from ``items`` itself
+    (damaged input found while reading ahead) comes out after the results of the items
+    before it, as a sequential loop would give them.
+    """
+    if threads == 1:
+        for item in items:
+            yield func(item)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: collections.deque = collections.deque()
+        try:
+            try:
+                for item in items:
+                    pending.append(pool.submit(func, item))
+                    if len(pending) >= 2 * threads:
+                        yield pending.popleft().result()
+            except Exception:
+                while pending:
+                    yield pending.popleft().result()
+                raise
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
