@@ -21,16 +21,20 @@ def ordered_map(func: Callable, items: Iterable, threads: int) -> Iterator:
         return
     with ThreadPoolExecutor(max_workers=threads) as pool:
         pending: collections.deque = collections.deque()
+        items = iter(items)
         try:
-            try:
-                for item in items:
-                    pending.append(pool.submit(func, item))
-                    if len(pending) >= 2 * threads:
+            while True:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                except Exception:
+                    while pending:
                         yield pending.popleft().result()
-            except Exception:
-                while pending:
+                    raise
+                pending.append(pool.submit(func, item))
+                if len(pending) >= 2 * threads:
                     yield pending.popleft().result()
-                raise
             while pending:
                 yield pending.popleft().result()
         finally:
