@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is
 
 
 # Every command that reads a VCF, and the table its run must leave.
-COMMANDS = {"freq": ".freq.tsv", "sample-qc": ".sample_qc.tsv", "relate": ".relate.tsv"}
+COMMANDS = {"freq": ".freq.tsv", "sample-qc": ".sample_qc.tsv", "relate": ".relate.tsv",
+            "pca": ".pca_scores.tsv"}
 
 
 def run_corpus(command, out_dir):
