@@ -216,20 +216,9 @@ class FastBcfReader:
 
     def expected_records(self) -> int | None:
         """Number of records from the index, for progress; None without an index or with regions."""
-        import cyvcf2
+        from genomekit.io.fastvcf import records_in_index
 
-        from genomekit.io.fastvcf import _index_path
-
-        if self.regions or _index_path(self.path) is None:
-            return None
-        try:
-            vcf = cyvcf2.VCF(self.path)
-            try:
-                return int(vcf.num_records)
-            finally:
-                vcf.close()
-        except Exception:
-            return None
+        return None if self.regions else records_in_index(self.path)
 
     @property
     def header(self) -> str:

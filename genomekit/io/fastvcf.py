@@ -175,18 +175,7 @@ class FastVcfReader:
 
     def expected_records(self) -> int | None:
         """Number of records from the index, for progress; None without an index or with regions."""
-        import cyvcf2
-
-        if self.regions or _index_path(self.path) is None:
-            return None
-        try:
-            vcf = cyvcf2.VCF(self.path)
-            try:
-                return int(vcf.num_records)
-            finally:
-                vcf.close()
-        except Exception:
-            return None
+        return None if self.regions else records_in_index(self.path)
 
     @property
     def header(self) -> str:
@@ -630,6 +619,22 @@ class _HeaderReader:
 def _short(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+def records_in_index(path: str) -> int | None:
+    """Number of records the index of ``path`` counts (for progress), or None."""
+    import cyvcf2
+
+    if _index_path(path) is None:
+        return None
+    try:
+        vcf = cyvcf2.VCF(path)
+        try:
+            return int(vcf.num_records)
+        finally:
+            vcf.close()
+    except Exception:
+        return None
 
 
 def _index_path(path: str) -> str | None:
