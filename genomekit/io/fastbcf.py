@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
-import tempfile
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -37,7 +36,6 @@ from genomekit.io.vcf import (
     MAX_CHUNK_VARIANTS,
     Region,
     VariantChunk,
-    VcfReader,
     quiet_htslib,
     select_samples,
 )
@@ -467,27 +465,16 @@ class FastBcfReader:
 
     def _fallback(self, records: list[bytes], index, rid, pos) -> VariantChunk:
         """Decode ``records`` with VcfReader, from a BCF file holding the header and them."""
-        fd, tmp = tempfile.mkstemp(prefix="genomekit-", suffix=".bcf")
-        reader = None
+        from genomekit.io.fastvcf import HtslibFailure, read_with_htslib
+
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self._header_block)
-                fh.writelines(records)
-            try:
-                reader = VcfReader(tmp, samples=self.samples, format_fields=self.format_fields,
-                                   verbose=self._verbose)
-                got = list(reader.chunks(chunk_variants=max(1, len(records))))
-            except InputError as e:
-                n_read = None if reader is None else reader.records_read
-                raise self._fallback_error(e, records, n_read) from None
-            finally:
-                if reader is not None:
-                    reader.close()
-        finally:
-            os.unlink(tmp)
+            got, n_read = read_with_htslib(self._header_block, records, ".bcf", self.samples,
+                                           self.format_fields, self._verbose)
+        except HtslibFailure as f:
+            raise self._fallback_error(f.error, records, f.n_read) from None
         if len(got) != 1 or got[0].n_variants != len(records):
             chrom, p = self._location(np.frombuffer(records[0], np.uint8), 0)
-            raise InputError(f"htslib read {reader.records_read} of {len(records)} records",
+            raise InputError(f"htslib read {n_read} of {len(records)} records",
                              file=self.path, chrom=chrom, pos=p, hint=_HINT)
         return dataclasses.replace(got[0], index=index)
 

@@ -495,26 +495,13 @@ class FastVcfReader:
             head = header.splitlines(keepends=True)
             declared = [b"##contig=<ID=" + c.encode() + b">\n" for c in new_contigs]
             header = b"".join(head[:-1] + declared + head[-1:])
-        fd, tmp = tempfile.mkstemp(prefix="genomekit-", suffix=".vcf")
-        reader = None
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(header)
-                fh.writelines(lines)
-            try:
-                reader = VcfReader(tmp, samples=self.samples, format_fields=self.format_fields,
-                                   verbose=self._verbose)
-                got = list(reader.chunks(chunk_variants=max(1, len(lines))))
-            except InputError as e:
-                n_read = None if reader is None else reader.records_read
-                raise self._fallback_error(e, lines, n_read) from None
-            finally:
-                if reader is not None:
-                    reader.close()
-        finally:
-            os.unlink(tmp)
+            got, n_read = read_with_htslib(header, lines, ".vcf", self.samples,
+                                           self.format_fields, self._verbose)
+        except HtslibFailure as f:
+            raise self._fallback_error(f.error, lines, f.n_read) from None
         if len(got) != 1 or got[0].n_variants != len(lines):
-            raise InputError(f"htslib read {reader.records_read} records from {len(lines)} "
+            raise InputError(f"htslib read {n_read} records from {len(lines)} "
                              "lines", file=self.path, chrom=chrom[0], pos=int(pos[0]),
                              hint=_HINT)
         return dataclasses.replace(got[0], index=index)
@@ -619,6 +606,39 @@ class _HeaderReader:
 def _short(e: Exception) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+class HtslibFailure(Exception):
+    """VcfReader's InputError on a temporary file, and how many records it had read."""
+
+    def __init__(self, error: InputError, n_read: int | None):
+        super().__init__(error.what)
+        self.error = error
+        self.n_read = n_read
+
+
+def read_with_htslib(header: bytes, records: list[bytes], suffix: str, samples, format_fields,
+                     verbose: bool) -> tuple[list[VariantChunk], int]:
+    """Decode ``records`` with VcfReader from a temporary file holding ``header`` and them
+    (``suffix`` .vcf or .bcf): (its chunks, records it read). Raises HtslibFailure."""
+    fd, tmp = tempfile.mkstemp(prefix="genomekit-", suffix=suffix)
+    reader = None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(header)
+            fh.writelines(records)
+        try:
+            reader = VcfReader(tmp, samples=samples, format_fields=format_fields,
+                               verbose=verbose)
+            got = list(reader.chunks(chunk_variants=max(1, len(records))))
+        except InputError as e:
+            raise HtslibFailure(e, None if reader is None else reader.records_read) from None
+        finally:
+            if reader is not None:
+                reader.close()
+    finally:
+        os.unlink(tmp)
+    return got, reader.records_read
 
 
 def records_in_index(path: str) -> int | None:
