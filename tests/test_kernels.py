@@ -44,12 +44,12 @@ def assert_counts_equal(counts, ref, n_alleles):
         assert counts.an_sex[v].tolist() == r["an_sex"]
 
 
-@pytest.mark.parametrize("ploidy,max_alleles", [(3, 5), (2, 5), (2, 12)])
+@pytest.mark.parametrize("ploidy,max_alleles", [(3, 5), (2, 5), (2, 12), (1, 5), (1, 12)])
 @pytest.mark.parametrize("use_adj", [True, False])
 @pytest.mark.parametrize("seed", range(4))
 def test_count_alleles_matches_naive(seed, use_adj, ploidy, max_alleles):
-    # Ploidy 2 takes the histogram path (alleles 8 and up, haploid and half calls
-    # included); ploidy 3 the per-call path.
+    # Ploidies 1 and 2 take the histogram path (alleles 8 and up, haploid and half
+    # calls included); ploidy 3 the per-call path.
     rng = np.random.default_rng(seed)
     gt, n_alleles, site_class, sex, group, adj = random_chunk(rng, 40, 30, max_alleles, ploidy)
     adj = adj if use_adj else None
@@ -84,6 +84,21 @@ def test_count_alleles_reports_allele_beyond_alt(ploidy):
     _, bad = kf.count_alleles(gt, np.array([2, 2, 2], np.int32), np.zeros(3, np.int8),
                               np.zeros(4, np.int8), np.zeros(4, np.int32), 1)
     assert bad == (1, 2)
+
+
+def test_count_alleles_reports_allele_beyond_alt_haploid():
+    # 2 is in the histogram's code range, 9 is not: both are found, first in order.
+    gt = np.full((3, 4, 1), 0, dtype=np.int8)
+    gt[1, 2, 0] = 2
+    gt[1, 3, 0] = 9
+    gt[2, 0, 0] = 5
+    _, bad = kf.count_alleles(gt, np.array([2, 2, 2], np.int32), np.zeros(3, np.int8),
+                              np.zeros(4, np.int8), np.zeros(4, np.int32), 1)
+    assert bad == (1, 2)
+    gt[1, 2, 0] = 0
+    _, bad = kf.count_alleles(gt, np.array([2, 2, 2], np.int32), np.zeros(3, np.int8),
+                              np.zeros(4, np.int8), np.zeros(4, np.int32), 1)
+    assert bad == (1, 3)
 
 
 def test_sex_rules_by_hand():

@@ -100,12 +100,17 @@ def count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj_pass=None
     use_adj = adj_pass is not None
     if not use_adj:
         adj_pass = np.zeros((0, 0), np.bool_)
-    # Diploid int8 calls are read two bytes at a time (slot 0 in the low byte).
+    # Diploid int8 calls are read two bytes at a time (slot 0 in the low byte),
+    # haploid ones (chrY, male chrX) one byte at a time.
+    code_table = _PAIR_CODE
     if gt.dtype == np.int8 and ploidy == 2 and sys.byteorder == "little" and n_smp:
         pairs = np.ascontiguousarray(gt).view(np.uint16).reshape(n_var, n_smp)
+    elif gt.dtype == np.int8 and ploidy == 1 and n_smp:
+        pairs = np.ascontiguousarray(gt).view(np.uint8).reshape(n_var, n_smp)
+        code_table = _HAPLOID_CODE
     else:
         pairs = np.zeros((0, 0), np.uint16)
-    bad = _count(gt, pairs, _PAIR_CODE, n_alleles, site_class, sex, group, adj_pass, use_adj,
+    bad = _count(gt, pairs, code_table, n_alleles, site_class, sex, group, adj_pass, use_adj,
                  rows, width, n_groups)
     fields = {}
     for name, (start, shape) in offsets.items():
@@ -150,6 +155,8 @@ def _pair_codes() -> np.ndarray:
 
 
 _PAIR_CODE = _pair_codes()
+# A one-slot call a is the two-slot call (a, -2): the byte of a is the low byte of its pair.
+_HAPLOID_CODE = np.ascontiguousarray(_PAIR_CODE[0xFE00:0xFF00])
 
 
 @jit
@@ -168,8 +175,8 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                     bad[1] = s
                     return bad
         return bad
-    # Diploid calls go to a histogram per (group, sex, passes-adj) slot and
-    # genotype code (see _pair_codes), folded into the counts once per variant:
+    # Diploid and haploid calls go to a histogram per (group, sex, passes-adj)
+    # slot and genotype code (see _pair_codes), folded into the counts once per variant:
     # one increment per call. _LANES copies of the histogram, taken in turn,
     # keep runs of equal calls from waiting on one another's increments.
     # Calls with other alleles (8 and up) go through _one_call.
