@@ -1,5 +1,6 @@
-"""The fixed-width path of the VCF decoder (GT-only lines of one-character diploid
-calls, four bytes a column) against cyvcf2, on lines that almost fit it."""
+"""The fast paths of the VCF decoder for GT-only lines of one-character calls: the
+fixed-width one (diploid, four bytes a column) and the mixed one (haploid and diploid
+columns, as on chrX and chrY), against cyvcf2, on lines that almost fit them."""
 
 from __future__ import annotations
 
@@ -77,3 +78,66 @@ def test_fitting_lines_take_the_fixed_path(tmp_path):
     for bad in ("0/1\t0-1\t1/1\n", "0/1\t0/1 1/1\n", "0/1\t0/1\t1/a\n", "0/1\t0/1\t1:1\n"):
         buf = np.frombuffer(bad.encode(), np.uint8).copy()
         assert not vcfparse._diploid_columns(buf, 0, 3, np.zeros(6, np.int8), 0)
+
+
+# One-character haploid calls, as males have on chrX and chrY.
+HAPLOID = ["0", "1", ".", "3"]
+
+
+def test_mixed_ploidy_lines_take_the_mixed_path():
+    # Every combination of one-character haploid and diploid columns, decoded by
+    # _mixed_columns directly: pairs with -2 after a haploid allele, and the ploidy.
+    for cols in itertools.product(FITTING + HAPLOID, repeat=3):
+        for tail in ("\n", "\tEXTRA\n"):
+            text = ("\t".join(cols) + tail).encode()
+            buf = np.frombuffer(text, np.uint8).copy()
+            gt = np.zeros(6, np.int8)
+            end = len("\t".join(cols)) if tail == "\n" else len(text) - 1
+            got = vcfparse._mixed_columns(buf, 0, end, 3, gt, 0)
+            assert got == (2 if any(len(c) == 3 for c in cols) else 1), cols
+            want = [v for c in cols for v in
+                    ((-1 if c[0] == "." else int(c[0])),
+                     (-2 if len(c) == 1 else -1 if c[2] == "." else int(c[2])))]
+            assert gt.tolist() == want, cols
+
+
+@pytest.mark.parametrize("text", [
+    "0\t10\t1", "0\t1/1\t0/1/1", "0\t1\t", "0\t\t1", "0 1\t1", "0\t1/a\t1", "0/1\t1-1\t1",
+    "0\t1", "0\t1/\t1", "0/\t1\t1", "a\t1\t1", "0\t1\t1/", "0\t1\t12",
+])
+def test_mixed_path_leaves_other_lines_to_the_general_loop(text):
+    # Three columns expected; anything else returns 0 (the general loop decides).
+    buf = np.frombuffer((text + "\n").encode(), np.uint8).copy()
+    assert vcfparse._mixed_columns(buf, 0, len(text), 3, np.zeros(6, np.int8), 0) == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mixed_ploidy_lines_match_cyvcf2(tmp_path, seed):
+    # Haploid and diploid columns mixed, with the odd misfit, through both readers.
+    rng = np.random.default_rng(seed)
+    n_cols = 6
+    header_samples = "\t".join(f"S{i + 1}" for i in range(n_cols))
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=X,length=100000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{header_samples}\n"
+    )
+    checked = 0
+    for i in range(30):
+        lines = []
+        for j in range(4):
+            cols = [str(rng.choice(FITTING + HAPLOID)) for _ in range(n_cols)]
+            if j == 2 and i % 2:
+                cols[int(rng.integers(n_cols))] = str(rng.choice(MISFITS))
+            lines.append(f"X {100 + j} . A C,G,T . . . GT {' '.join(cols)}")
+        path = write_vcf(tmp_path, rows(*lines), header=header, name=f"m{i}.vcf")
+        try:
+            list(VcfReader(path).chunks())
+        except InputError:
+            with pytest.raises(InputError):
+                list(FastVcfReader(path).chunks())
+            continue
+        got, want = read_both(path)
+        assert_same(got, want)
+        checked += 1
+    assert checked >= 15

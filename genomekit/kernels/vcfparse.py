@@ -486,6 +486,26 @@ _DIPLOID_CALLS, _DIPLOID_JOINS = _diploid_tables()
 _NOT_A_CALL = int(_DIPLOID_CALLS[0])
 
 
+def _haploid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables over one byte for _mixed_columns.
+
+    ``calls``: the int8 pair (a, -2) of the one-character allele a, read as
+    one uint16 (as in _diploid_tables), else the pair that is not a call.
+    ``separators``: 1 for '/' and '|'.
+    """
+    calls = np.full((256, 2), -128, np.int8)
+    for c in range(48, 58):
+        calls[c] = (c - 48, -2)
+    calls[_DOT] = (-1, -2)
+    separators = np.zeros(256, np.uint8)
+    separators[_SLASH] = 1
+    separators[_PIPE] = 1
+    return np.ascontiguousarray(calls).view(np.uint16).reshape(256), separators
+
+
+_HAPLOID_CALLS, _SEPARATORS = _haploid_tables()
+
+
 @jit
 def _diploid_columns(buf, p, n_cols, gt_flat, base):
     """Decode ``n_cols`` columns from ``buf[p]``, four bytes each: a one-character
@@ -509,6 +529,62 @@ def _diploid_columns(buf, p, n_cols, gt_flat, base):
     out[n_cols - 1] = x
     sep = text[q + 1]
     return ok == 1 and not bad and x != _NOT_A_CALL and (sep == _SLASH or sep == _PIPE)
+
+
+@jit
+def _mixed_columns(buf, p, e, n_cols, gt_flat, base):
+    """Decode ``n_cols`` columns from ``buf[p]`` to the line end ``e``, each a
+    one-character haploid call 'a' or diploid call 'a/b' / 'a|b', followed by a
+    tab (the line end, or a tab, after the last), into ``gt_flat[base:]`` as
+    pairs (-2 pads a haploid call). Returns the record's ploidy, 1 or 2; 0, with
+    ``gt_flat`` partly written, when any column is something else.
+
+    Males on chrX and chrY mix the two kinds from one column to the next, so
+    the loop chooses between them with selects rather than branches.
+    """
+    pairs = _DIPLOID_CALLS
+    singles = _HAPLOID_CALLS
+    separators = _SEPARATORS
+    out = gt_flat[base:base + 2 * n_cols].view(np.uint16)
+    # Unsigned offsets: no negative-index tests on the loop's critical path,
+    # which is the next column's offset, known once one byte is read.
+    q = np.uint64(p)
+    stop = np.uint64(e)
+    bad = False
+    diploid = np.uint8(0)
+    for i in range(n_cols - 1):
+        # A column before the last is followed by a tab and one more column,
+        # so a well-formed line has the bytes read here.
+        if q + np.uint64(3) > stop:
+            return 0
+        c0 = buf[q]
+        c1 = buf[q + np.uint64(1)]
+        c2 = buf[q + np.uint64(2)]
+        c3 = buf[q + np.uint64(3)]
+        two = np.uint8(c1 != _TAB)
+        # Both lookups, then a mask picks one: no branch on the column's kind.
+        mask = np.uint16(0) - np.uint16(two)
+        xs = singles[c0]
+        x = xs ^ ((xs ^ pairs[c0 | np.uint16(c2) << 8]) & mask)
+        out[i] = x
+        bad |= (x == _NOT_A_CALL) | ((two == 1) & ((separators[c1] == 0) | (c3 != _TAB)))
+        diploid |= two
+        q += np.uint64(2) + np.uint64(2) * np.uint64(two)
+    q = np.int64(q)
+    if q >= e:
+        return 0
+    c0 = buf[q]
+    if q + 1 == e or buf[q + 1] == _TAB:
+        x = singles[c0]
+    elif q + 3 <= e and separators[buf[q + 1]] and (q + 3 == e or buf[q + 3] == _TAB):
+        x = pairs[c0 | np.uint16(buf[q + 2]) << 8]
+        diploid = np.uint8(1)
+    else:
+        return 0
+    out[n_cols - 1] = x
+    if bad or x == _NOT_A_CALL:
+        return 0
+    return 2 if diploid else 1
 
 
 @jit
@@ -616,6 +692,12 @@ def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, k
             ploidy[r] = 2
             continue
         if plain_gt and gt_j == 0 and n_fmt == 1:
+            # One-digit haploid and diploid calls, mixed (chrX, chrY).
+            wide = _mixed_columns(buf, p, e, n_cols, gt_flat, r * n_kept * 2)
+            if wide:
+                status[r] = OK
+                ploidy[r] = wide
+                continue
             # FORMAT is just GT and every column is kept in file order: the
             # common cohort layout gets a loop with nothing else in it. It
             # stops at the first call that is not 'a/b' with one-digit
