@@ -473,7 +473,8 @@ def _hwe_down(probs, mid, het, n_rare, n_gt, floor_p):
     hom_c = n_gt - mid - hom_r
     h = mid
     while h > 1:
-        q = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0))
+        # The ratio first: the division is then off the chain of products.
+        q = probs[h] * (h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0)))
         h -= 2
         probs[h] = q
         hom_r += 1
@@ -492,7 +493,7 @@ def _hwe_up(probs, mid, het, n_rare, n_gt, floor_p):
     hom_c = n_gt - mid - hom_r
     h = mid
     while h <= n_rare - 2:
-        q = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0))
+        q = probs[h] * (4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0)))
         h += 2
         probs[h] = q
         hom_r -= 1
