@@ -547,11 +547,14 @@ def _keep_freed_memory() -> None:
 
     Chunk arrays are megabytes each and die after every chunk; by default
     glibc hands such blocks back to the kernel and takes fresh zeroed pages
-    for the next chunk, so a run spends much of its system time in page
-    faults. Skipped where the C library has no mallopt, or when the user sets
-    these MALLOC_* variables.
+    (huge pages, as numpy asks for them) for the next chunk, so a run spends
+    much of its system time in page faults. One arena for every thread: the
+    arenas of worker threads give whole heaps back whatever the trim
+    threshold. Skipped where the C library has no mallopt, or when the user
+    sets these MALLOC_* variables. Must run before any thread starts.
     """
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+    if any(name in os.environ for name in
+           ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")):
         return
     import ctypes
 
@@ -559,6 +562,7 @@ def _keep_freed_memory() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest on 64-bit
     mallopt(m_trim_threshold, 1 << 30)
+    mallopt(m_arena_max, 1)
