@@ -463,27 +463,54 @@ def _repeated(buf, fs, ks, klen):
     return False
 
 
-def _diploid_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Lookup tables over two bytes (first + 256 * second) for _diploid_columns.
-
-    ``calls``: the int8 pair (a, b), read as one uint16, of the one-character
-    alleles a and b ('0'-'9', '.' for -1); (-128, -128) when either is not one.
-    ``joins``: 1 when the bytes are a separator ('/' or '|') and a tab.
-    """
+def _diploid_tables() -> np.ndarray:
+    """Lookup table over two bytes (first + 256 * second) for _mixed_columns: the
+    int8 pair (a, b) of the one-character alleles a and b ('0'-'9', '.' for -1),
+    read as one uint16; (-128, -128) when either is not one."""
     alleles = {c: c - 48 for c in range(48, 58)}
     alleles[_DOT] = -1
     calls = np.full((65536, 2), -128, np.int8)
     for c0, a in alleles.items():
         for c2, b in alleles.items():
             calls[c0 | c2 << 8] = (a, b)
-    joins = np.zeros(65536, np.uint8)
-    joins[_SLASH | _TAB << 8] = 1
-    joins[_PIPE | _TAB << 8] = 1
-    return np.ascontiguousarray(calls).view(np.uint16).reshape(65536), joins
+    return np.ascontiguousarray(calls).view(np.uint16).reshape(65536)
 
 
-_DIPLOID_CALLS, _DIPLOID_JOINS = _diploid_tables()
+_DIPLOID_CALLS = _diploid_tables()
 _NOT_A_CALL = int(_DIPLOID_CALLS[0])
+
+
+@jit(inline="always")
+def _allele_char(c):
+    """(allele of the one-character allele c: 0-9 for '0'-'9', -1 for '.'; whether
+    c is not one), in arithmetic that vectorises."""
+    d = np.uint8(c - np.uint8(48))
+    dot = c == _DOT
+    return (np.int8(-1) if dot else np.int8(d)), (d > 9) & ~dot
+
+
+@jit
+def _diploid_columns(buf, p, n_cols, gt_flat, base):
+    """Decode ``n_cols`` columns from ``buf[p]``, four bytes each: a one-character
+    diploid call and a tab (the line end after the last one), into
+    ``gt_flat[base:]``. False, with ``gt_flat`` partly written, when any is not.
+
+    Arithmetic on the bytes rather than table lookups, over slices so that every
+    index is a non-negative loop counter: the compiler vectorises the loop.
+    """
+    text = buf[p:p + 4 * n_cols]
+    out = gt_flat[base:base + 2 * n_cols]
+    bad = False
+    for i in range(n_cols):
+        a, bad_a = _allele_char(text[4 * i])
+        b, bad_b = _allele_char(text[4 * i + 2])
+        sep = text[4 * i + 1]
+        out[2 * i] = a
+        out[2 * i + 1] = b
+        bad |= bad_a | bad_b | ((sep != _SLASH) & (sep != _PIPE))
+    for i in range(n_cols - 1):
+        bad |= text[4 * i + 3] != _TAB
+    return not bad
 
 
 def _haploid_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -504,31 +531,6 @@ def _haploid_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _HAPLOID_CALLS, _SEPARATORS = _haploid_tables()
-
-
-@jit
-def _diploid_columns(buf, p, n_cols, gt_flat, base):
-    """Decode ``n_cols`` columns from ``buf[p]``, four bytes each: a one-character
-    diploid call and a tab (the line end after the last one), into
-    ``gt_flat[base:]``. False, with ``gt_flat`` partly written, when any is not."""
-    calls = _DIPLOID_CALLS
-    joins = _DIPLOID_JOINS
-    # Slices, so that every index below is a non-negative loop counter (no
-    # negative-index wraparound tests in the loop).
-    text = buf[p:p + 4 * n_cols]
-    out = gt_flat[base:base + 2 * n_cols].view(np.uint16)
-    ok = np.uint8(1)
-    bad = False
-    for i in range(n_cols - 1):
-        x = calls[text[4 * i] | np.uint16(text[4 * i + 2]) << 8]
-        out[i] = x
-        bad |= x == _NOT_A_CALL
-        ok &= joins[text[4 * i + 1] | np.uint16(text[4 * i + 3]) << 8]
-    q = 4 * (n_cols - 1)
-    x = calls[text[q] | np.uint16(text[q + 2]) << 8]
-    out[n_cols - 1] = x
-    sep = text[q + 1]
-    return ok == 1 and not bad and x != _NOT_A_CALL and (sep == _SLASH or sep == _PIPE)
 
 
 @jit
