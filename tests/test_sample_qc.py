@@ -172,6 +172,24 @@ def test_pair_path_matches_naive(seed, max_alleles):
     assert_kernel_matches_naive(*chunk[:6], None, None)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_haploid_chunks_take_the_pair_path(seed):
+    # int8 chunks of ploidy 1 (chrY) read as pairs (a, -2): the reference's counts, and
+    # those of the same calls padded to ploidy 3 (the general path).
+    rng = np.random.default_rng(200 + seed)
+    gt, *rest = random_chunk(rng, 30, ks.BLOCK_SAMPLES + 40, 4, ploidy=1)
+    gt[0, :5, 0] = -3  # codes below padding read as missing
+    assert ks._pairs(gt).size
+    assert_kernel_matches_naive(gt, *rest)
+    padded = np.full(gt.shape[:2] + (3,), -2, np.int8)
+    padded[:, :, :1] = gt
+    counts, x_exp, bad = ks.sample_counts(gt, *rest)
+    want = ks.sample_counts(padded, *rest)
+    assert bad == want[2] == (-1, -1)
+    assert (counts == want[0]).all()
+    assert x_exp == pytest.approx(want[1], rel=1e-12, abs=1e-12)
+
+
 @pytest.mark.parametrize("shape", [(3, 0, 2), (0, 5, 2), (0, 0, 2), (2, 3, 1), (0, 4, 3)])
 def test_kernel_empty_chunks(shape):
     n_var, n_smp = shape[:2]
@@ -244,6 +262,18 @@ def test_negative_codes_below_padding_match_naive(ploidy):
     gt[1, :6, 1] = -7
     gt[2, :6, :2] = -100
     assert_kernel_matches_naive(gt, n_alleles, allele_cls, site_class, sex, x_exp, dp, gq)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_first_allele_beyond_alt_haploid(dtype):
+    n = ks.BLOCK_SAMPLES + 10
+    gt = np.zeros((2, n, 1), dtype)
+    gt[1, 3, 0] = 3
+    gt[1, 2, 0] = 2
+    args = (np.array([2, 3], np.int32), np.zeros((2, 3), np.int8), np.zeros(2, np.int8),
+            np.zeros(n, np.int8), np.zeros(2))
+    _, _, bad = ks.sample_counts(gt, *args)
+    assert bad == naive.sample_counts(gt, *args)[1] == (1, 3)
 
 
 @pytest.mark.parametrize("ploidy,dtype", [(2, np.int8), (2, np.int16), (3, np.int8)])

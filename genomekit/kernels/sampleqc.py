@@ -111,9 +111,15 @@ def sample_counts(gt, n_alleles, allele_class, site_class, sex, x_exp_het, dp=No
 
 def _pairs(gt):
     """The calls of an int8 chunk of ploidy 2 as one uint16 each, first allele in the low
-    byte: shape (n_var, n_samples); an empty array for any other chunk."""
-    if gt.dtype != np.int8 or gt.shape[2] != 2 or not np.little_endian:
+    byte: shape (n_var, n_samples); an empty array for any other chunk. A chunk of
+    ploidy 1 (chrY, male chrX) reads as pairs (a, -2), as its calls would in a chunk of
+    ploidy 2."""
+    if gt.dtype != np.int8 or gt.shape[2] not in (1, 2) or not np.little_endian:
         return np.zeros((0, 0), np.uint16)
+    if gt.shape[2] == 1:
+        padded = np.full(gt.shape[:2] + (2,), -2, np.int8)
+        padded[:, :, 0] = gt[:, :, 0]
+        gt = padded
     return np.ascontiguousarray(gt).reshape(gt.shape[0], 2 * gt.shape[1]).view(np.uint16)
 
 
