@@ -122,9 +122,8 @@ def build_freq_table(chunk, counts, hwe, populations: tuple[str, ...], adj: bool
         ac_a = c.ac_adj[var, al]
         an_a = c.an_adj[var]
         cols["AC_adj"], cols["AN_adj"], cols["AF_adj"] = ac_a, an_a, _ratio(ac_a, an_a)
-    schema = freq_schema(populations, adj)
-    df = pl.DataFrame({k: cols[k] for k in schema}, schema_overrides={
-        k: v for k, v in schema.items() if v != pl.String
-    }, strict=False)
-    # NaN marks "undefined" (AN = 0): store it as null, as bcftools writes '.'.
-    return df.with_columns(pl.col(pl.Float64).fill_nan(None)).cast(schema)
+    # NaN marks "undefined" (AN = 0): stored as null, as bcftools writes '.'.
+    return pl.DataFrame([
+        pl.Series(name, cols[name], dtype=dtype, nan_to_null=True) if dtype == pl.Float64
+        else pl.Series(name, cols[name], dtype=dtype, strict=False)
+        for name, dtype in freq_schema(populations, adj).items()])
