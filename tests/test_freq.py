@@ -375,3 +375,55 @@ def test_exclude_samples_warns_about_unknown_names(cohort, tmp_path, capsys):
     assert "1 sample(s) to exclude are not in" in err and "KOR99999" in err
     full = run_freq(cohort["vcf"], tmp_path, "full")
     assert (df["AN"] <= full["AN"]).all() and (df["AN"] < full["AN"]).any()
+
+
+def _counts_from_sheet(sheet_path, samples) -> dict:
+    """Samples per population and sex of ``samples``, read from the TSV with the csv module."""
+    import csv
+
+    with open(sheet_path, newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))[1:]
+    listed = {r[0]: (r[1], {"F": "XX", "M": "XY"}.get(r[2], "unknown")) for r in rows}
+    pops = dict.fromkeys(r[1] for r in rows)
+    sex = {"XX": 0, "XY": 0, "unknown": 0}
+    population = dict.fromkeys(pops, 0)
+    for s in samples:
+        pop, x = listed.get(s, (None, "unknown"))
+        sex[x] += 1
+        if pop is not None:
+            population[pop] += 1
+    return {"total": len(samples), "sex": sex, "population": population,
+            "no_population": len(samples) - sum(population.values())}
+
+
+def test_summary_counts_samples_per_population_and_sex(cohort, tmp_path):
+    names = list(cyvcf2.VCF(cohort["vcf"]).samples)
+    rows = [line.split("\t") for line in open(cohort["pops"]).read().splitlines()[1:]]
+    # Unlisted samples, unknown sexes, a listed sample the VCF lacks (in a population of its
+    # own), and -S leaving out listed samples.
+    sheet = tmp_path / "pops.tsv"
+    with open(sheet, "w") as fh:
+        fh.write("sample\tpopulation\tsex\n")
+        for i, (name, pop, sex) in enumerate(rows[10:]):
+            fh.write(f"{name}\t{pop}\t{'unknown' if i % 7 == 0 else sex}\n")
+        fh.write("NOTINVCF\tZZZ\tF\n")
+    keep = names[:250]
+    (tmp_path / "keep.txt").write_text("\n".join(keep) + "\n")
+    df = run_freq(cohort["vcf"], tmp_path, "s", pops_file=str(sheet),
+                  samples_file=str(tmp_path / "keep.txt"))
+    summary = json.loads((tmp_path / "s.freq.json").read_text())
+    want = _counts_from_sheet(sheet, keep)
+    assert summary["sample_counts"] == want
+    assert want["population"]["ZZZ"] == 0 and want["no_population"] == 10
+    assert want["sex"]["unknown"] > 10 and min(want["population"].values()) == 0
+    # A group's AN never exceeds two alleles per sample of it.
+    for g, n in [*want["sex"].items(), *want["population"].items()]:
+        if g != "unknown":
+            assert df[f"AN_{g}"].max() <= 2 * n, g
+    # The keys that were there before stay as they were.
+    assert summary["n_samples"] == 250 and summary["populations"] == list(want["population"])
+
+    run_freq(cohort["vcf"], tmp_path, "plain")
+    plain = json.loads((tmp_path / "plain.freq.json").read_text())["sample_counts"]
+    assert plain == {"total": 300, "sex": {"XX": 0, "XY": 0, "unknown": 300},
+                     "population": {}, "no_population": 300}

@@ -18,6 +18,7 @@ from genomekit.commands._common import (
     warn,
     write_summary,
 )
+from genomekit.commands._shards import SAMPLE_COUNTS, sample_counts
 from genomekit.errors import InputError, UsageError
 from genomekit.genome import BUILDS, SEX_UNKNOWN, site_classes
 from genomekit.io.outputs import OutputSet
@@ -98,6 +99,7 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
             "inputs": input_summary([input]),
             "n_samples": len(reader.samples),
             "populations": list(populations),
+            SAMPLE_COUNTS: sample_counts(sex, group, populations),
             "build": build,
             "regions": [str(r) for r in regions] if regions else None,
             "adj_filter": {"min_gq": min_gq, "min_dp": min_dp, "min_ab": min_ab,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 import polars as pl
 
 from genomekit.commands._common import input_summary, write_summary
+from genomekit.commands._shards import (
+    SAMPLE_COUNTS,
+    check_order,
+    check_same_counts,
+    read_sample_counts,
+    shard_summary,
+)
 from genomekit.errors import InputError, UsageError
 from genomekit.io.outputs import OutputSet
 
@@ -82,6 +88,10 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
         last: tuple[str, int] | None = None
         rows = 0
         n_sites = 0
+        # Shards of one cohort count the same samples per group; the merged summary keeps the
+        # counts when every shard's summary has them.
+        counts: dict | None = None
+        counted, counted_first = True, ""
         for path in inputs:
             df = read_table(path)
             if schema is None:
@@ -97,7 +107,14 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
                                       "and filters")
             else:
                 df = df.cast(dict(schema))
-            last = _check_order(df, path, contigs, last)
+            here = read_sample_counts(shard_summary(path), path)
+            if here is None:
+                counted = False
+            elif counts is None:
+                counts, counted_first = here, path
+            else:
+                check_same_counts(here, path, counts, counted_first)
+            last = check_order(df, path, contigs, last)
             writer.write(df)
             rows += df.height
             n_sites += _shard_sites(path, df)
@@ -106,6 +123,7 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
             "command": "merge", "command_line": command_line, "kind": kind,
             "inputs": input_summary(inputs), "n_alleles": rows,
             "n_sites": n_sites,
+            **({SAMPLE_COUNTS: counts} if counted and counts is not None else {}),
             "outputs": [os.path.abspath(table_path), os.path.abspath(summary_path)],
             "elapsed_seconds": round(time.time() - started, 3),
         }
@@ -137,7 +155,7 @@ def _merge_sample_qc(inputs, out, fmt, force, mad_k, command_line) -> dict:
             [pl.sum_horizontal([df[c] for df in shards]).alias(c) for c in counts])
         sums = sums.cast({c: first.schema[c] for c in counts})
         if mad_k is None:
-            mad_k = _shard_summary(inputs[0]).get("outliers", {}).get("mad_k", 4.0)
+            mad_k = shard_summary(inputs[0]).get("outliers", {}).get("mad_k", 4.0)
         table, bounds = finish(sums, mad_k)
         writer = TableWriter(files.tmp(table_path), fmt, dict(table.schema))
         writer.write(table)
@@ -146,7 +164,7 @@ def _merge_sample_qc(inputs, out, fmt, force, mad_k, command_line) -> dict:
             "command": "merge", "command_line": command_line, "kind": "sample_qc",
             "inputs": input_summary(inputs), "n_samples": table.height,
             "n_qc_pass": int(table["qc_pass"].sum()), "mad_k": mad_k,
-            "n_sites": sum(_shard_summary(p).get("n_sites", 0) for p in inputs),
+            "n_sites": sum(shard_summary(p).get("n_sites", 0) for p in inputs),
             "outlier_bounds": bounds,
             "outputs": [os.path.abspath(table_path), os.path.abspath(summary_path)],
             "elapsed_seconds": round(time.time() - started, 3),
@@ -156,60 +174,12 @@ def _merge_sample_qc(inputs, out, fmt, force, mad_k, command_line) -> dict:
     return summary
 
 
-def _shard_summary(path: str) -> dict:
-    """The JSON summary written beside a table, or {} when there is none."""
-    for suffix in (".parquet", ".tsv"):
-        if path.endswith(suffix):
-            try:
-                with open(path[: -len(suffix)] + ".json") as fh:
-                    return json.load(fh)
-            except (OSError, ValueError):
-                return {}
-    return {}
-
-
 def _shard_sites(path: str, df: pl.DataFrame) -> int:
     """Sites of a shard: from its run summary when beside it, else distinct sites in the table.
 
     The summary also counts sites without an ALT allele, which have no row.
     """
-    n_sites = _shard_summary(path).get("n_sites")
+    n_sites = shard_summary(path).get("n_sites")
     if isinstance(n_sites, int):
         return n_sites
     return df.select(pl.struct("CHROM", "POS", "REF").n_unique()).item() if df.height else 0
-
-
-def _check_order(df: pl.DataFrame, path: str, contigs: list[str], last):
-    """Raise unless the rows continue the merged table in genome order; return the last key.
-
-    Within a shard, contigs form one block each and positions never decrease; a
-    shard starts after the previous shard's last position.
-    """
-    if df.height == 0:
-        return last
-    runs = df.select(
-        pl.col("CHROM"), pl.col("POS"),
-        (pl.col("CHROM") != pl.col("CHROM").shift(1)).fill_null(True).alias("new_run"),
-    ).with_row_index("row")
-    starts = runs.filter(pl.col("new_run"))
-    blocks = starts["CHROM"].to_list()
-    for i, c in enumerate(blocks):
-        continues = i == 0 and bool(contigs) and c == contigs[-1]
-        if c in blocks[:i] or (c in contigs and not continues):
-            row = starts.row(i, named=True)
-            raise InputError(f"{c} appears again after another contig", file=path,
-                             chrom=c, pos=row["POS"],
-                             hint="give the shards in genome order, each once")
-    back = runs.filter(~pl.col("new_run") & (pl.col("POS") < pl.col("POS").shift(1)))
-    if back.height:
-        row = back.row(0, named=True)
-        raise InputError("positions are not sorted", file=path, chrom=row["CHROM"],
-                         pos=row["POS"], hint="sort the input (bcftools sort) and rerun")
-    first = runs.row(0, named=True)
-    if last is not None and first["CHROM"] == last[0] and first["POS"] <= last[1]:
-        raise InputError(f"starts at or before {last[0]}:{last[1]}, where the previous shard "
-                         "ended: shards overlap or are out of order", file=path,
-                         chrom=first["CHROM"], pos=first["POS"],
-                         hint="give the shards in genome order, each once")
-    contigs.extend(c for c in blocks if c not in contigs)
-    return (runs["CHROM"][-1], runs["POS"][-1])
