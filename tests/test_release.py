@@ -28,6 +28,33 @@ SEXES = ("XX", "XY")
 
 # A freq table computed from individual genotypes, small enough for every count to be small.
 
+def _draw_groups(rng, n_samples: int, n_pops: int, unassigned: float):
+    pops = tuple(f"P{i}" for i in range(n_pops))
+    pop = np.where(rng.random(n_samples) < unassigned, -1,
+                   rng.integers(0, max(n_pops, 1), n_samples)) if n_pops else \
+        np.full(n_samples, -1)
+    sex = rng.choice([0, 1, 2], size=n_samples, p=[0.1, 0.45, 0.45])  # unknown, XY, XX
+    return pops, pop, sex
+
+
+def synthetic_sizes(seed: int, n_samples: int, n_pops: int, unassigned: float) -> dict:
+    """The group sizes of ``synthetic_freq`` with these arguments (the same first draws)."""
+    pops, pop, sex = _draw_groups(np.random.default_rng(seed), n_samples, n_pops, unassigned)
+    return {"all": n_samples, "XX": int((sex == 2).sum()), "XY": int((sex == 1).sum()),
+            **{p: int((pop == i).sum()) for i, p in enumerate(pops)}}
+
+
+def sample_counts_json(sizes: dict) -> dict:
+    """A freq run summary's sample counts for these group sizes (the rest unknown sex or
+    without a population)."""
+    pops = {g: n for g, n in sizes.items() if g not in ("all", *SEXES)}
+    return {"sample_counts": {
+        "total": sizes["all"],
+        "sex": {"XX": sizes["XX"], "XY": sizes["XY"],
+                "unknown": sizes["all"] - sizes["XX"] - sizes["XY"]},
+        "population": pops, "no_population": sizes["all"] - sum(pops.values())}}
+
+
 def synthetic_freq(seed: int, n_samples: int, n_pops: int, n_records: int, alpha: float,
                    unassigned: float, adj: bool) -> pl.DataFrame:
     """Diploid autosomal genotypes of ``n_samples`` drawn at random, counted as freq does.
@@ -37,11 +64,7 @@ def synthetic_freq(seed: int, n_samples: int, n_pops: int, n_records: int, alpha
     a population. HWE/ExcHet/InbreedingCoeff are random numbers: release only passes them on.
     """
     rng = np.random.default_rng(seed)
-    pops = tuple(f"P{i}" for i in range(n_pops))
-    pop = np.where(rng.random(n_samples) < unassigned, -1,
-                   rng.integers(0, max(n_pops, 1), n_samples)) if n_pops else \
-        np.full(n_samples, -1)
-    sex = rng.choice([0, 1, 2], size=n_samples, p=[0.1, 0.45, 0.45])  # unknown, XY, XX
+    pops, pop, sex = _draw_groups(rng, n_samples, n_pops, unassigned)
     groups = {"XY": sex == 1, "XX": sex == 2, **{p: pop == i for i, p in enumerate(pops)}}
     rows = []
     pos = 1000
@@ -106,8 +129,12 @@ def _records(df: pl.DataFrame) -> np.ndarray:
 
 
 def check_release(freq: pl.DataFrame, rel: pl.DataFrame, summary: dict, *, k: int, n_min: int,
-                  min_ac: int, af_digits: int | None) -> None:
-    """Assert that ``rel`` obeys the policy and equals ``freq`` wherever it publishes a value."""
+                  min_ac: int, af_digits: int | None, sizes: dict | None = None) -> None:
+    """Assert that ``rel`` obeys the policy and equals ``freq`` wherever it publishes a value.
+
+    ``sizes``: the number of samples of each group ("all", sexes, populations), when the
+    freq run summary counts them; None: the release estimates them as max AN/2.
+    """
     pops = [c[len("nhomalt_"):] for c in freq.columns if c.startswith("nhomalt_")]
     adj = "AC_adj" in freq.columns
 
@@ -117,9 +144,16 @@ def check_release(freq: pl.DataFrame, rel: pl.DataFrame, summary: dict, *, k: in
     assert rel.select(key).equals(kept.select(key))
 
     # Groups: sizes, dropped columns, remainders.
-    size = {"all": int(freq["AN"].max() or 0) // 2}
-    for g in (*SEXES, *pops):
-        size[g] = int(freq[f"AN_{g}"].max() or 0) // 2
+    if sizes is None:
+        assert summary["group_sizes"]["method"] == "max_AN"
+        assert "max AN/2" in summary["policy"]["rules"]["group_size"]
+        size = {"all": int(freq["AN"].max() or 0) // 2}
+        for g in (*SEXES, *pops):
+            size[g] = int(freq[f"AN_{g}"].max() or 0) // 2
+    else:
+        assert summary["group_sizes"]["method"] == "sample_counts"
+        assert "max AN" not in summary["policy"]["rules"]["group_size"]
+        size = {g: sizes[g] for g in ("all", *SEXES, *pops)}
     by_name = {g["group"]: g for g in summary["groups"]}
     assert {g: by_name[g]["n_samples"] for g in size} == size
     rel_pops = [p for p in pops if f"AC_{p}" in rel.columns]
@@ -132,9 +166,12 @@ def check_release(freq: pl.DataFrame, rel: pl.DataFrame, summary: dict, *, k: in
         else:
             assert not any(c.endswith(f"_{g}") for c in rel.columns)
     for parts in (rel_pops, rel_sexes):
-        rest = freq["AN"].to_numpy() - sum((freq[f"AN_{p}"].to_numpy() for p in parts),
-                                           np.zeros(freq.height, dtype=np.int64))
-        n_rest = int(rest.max()) // 2 if freq.height else 0
+        if sizes is None:
+            rest = freq["AN"].to_numpy() - sum((freq[f"AN_{p}"].to_numpy() for p in parts),
+                                               np.zeros(freq.height, dtype=np.int64))
+            n_rest = int(rest.max()) // 2 if freq.height else 0
+        else:
+            n_rest = size["all"] - sum(size[p] for p in parts)
         assert n_rest == 0 or n_rest >= n_min
     assert "n_male_het" not in rel.columns
 
@@ -251,9 +288,13 @@ def check_release(freq: pl.DataFrame, rel: pl.DataFrame, summary: dict, *, k: in
         assert sorted(have) == sorted(want) and flag == bool(want), (i, have, want)
 
 
-def _release(tmp, freq: pl.DataFrame, name="x", **policy) -> tuple[pl.DataFrame, dict]:
+def _release(tmp, freq: pl.DataFrame, name="x", sizes=None, **policy) -> tuple[pl.DataFrame,
+                                                                                 dict]:
+    """Release ``freq``; with ``sizes``, beside a run summary that counts the groups."""
     table = Path(tmp) / f"{name}.freq.parquet"
     freq.write_parquet(table)
+    if sizes is not None:
+        (Path(tmp) / f"{name}.freq.json").write_text(json.dumps(sample_counts_json(sizes)))
     summary = release_command.run([str(table)], str(Path(tmp) / name), quiet=True, force=True,
                                   **policy)
     return pl.read_parquet(Path(tmp) / f"{name}.release.parquet"), summary
@@ -264,20 +305,26 @@ def _release(tmp, freq: pl.DataFrame, name="x", **policy) -> tuple[pl.DataFrame,
        n_pops=st.integers(0, 4), n_records=st.integers(1, 12),
        alpha=st.sampled_from([0.05, 0.3, 1.0]), unassigned=st.sampled_from([0.0, 0.0, 0.15]),
        adj=st.booleans(), k=st.integers(0, 6), n_min=st.integers(0, 25),
-       min_ac=st.sampled_from([0, 0, 1, 3]), af_digits=st.sampled_from([None, 1, 3]))
+       min_ac=st.sampled_from([0, 0, 1, 3]), af_digits=st.sampled_from([None, 1, 3]),
+       counted=st.booleans())
 def test_policy_holds_on_random_tables(seed, n_samples, n_pops, n_records, alpha, unassigned,
-                                       adj, k, n_min, min_ac, af_digits):
+                                       adj, k, n_min, min_ac, af_digits, counted):
+    """With group sizes counted in the run summary, and estimated (no summary)."""
     freq = synthetic_freq(seed, n_samples, n_pops, n_records, alpha, unassigned, adj)
+    sizes = synthetic_sizes(seed, n_samples, n_pops, unassigned) if counted else None
+    for g, n in (sizes or {}).items():
+        assert (freq["AN" if g == "all" else f"AN_{g}"] <= 2 * n).all(), g
     policy = {"min_cell": k, "min_group_size": n_min, "min_ac": min_ac, "af_digits": af_digits}
     with tempfile.TemporaryDirectory() as tmp:
-        if int(freq["AN"].max()) // 2 < n_min:
+        if (n_samples if counted else int(freq["AN"].max()) // 2) < n_min:
             with pytest.raises(InputError, match="fewer than --min-group-size"):
-                _release(tmp, freq, **policy)
+                _release(tmp, freq, sizes=sizes, **policy)
             return
-        rel, summary = _release(tmp, freq, **policy)
-        batched, _ = _release(tmp, freq, "b", batch_rows=2, **policy)
+        rel, summary = _release(tmp, freq, sizes=sizes, **policy)
+        batched, _ = _release(tmp, freq, "b", sizes=sizes, batch_rows=2, **policy)
     assert_frame_equal(rel, batched)
-    check_release(freq, rel, summary, k=k, n_min=n_min, min_ac=min_ac, af_digits=af_digits)
+    check_release(freq, rel, summary, k=k, n_min=n_min, min_ac=min_ac, af_digits=af_digits,
+                  sizes=sizes)
 
 
 def test_checker_catches_a_published_small_cell(tmp_path):
@@ -354,10 +401,15 @@ def released_cohort(cohort, tmp_path_factory):
     sexes = [line.split("\t")[2] for line in lines]
     pops = ["A"] * 150 + ["B"] * 90 + ["C"] * 40 + ["D"] * 12
     sheet = folder / "pops.tsv"
+    sizes = {"all": len(names), "XX": 0, "XY": 0, "A": 0, "B": 0, "C": 0, "D": 0}
     with open(sheet, "w") as fh:
         fh.write("sample\tpopulation\tsex\n")
         for i, (name, pop) in enumerate(zip(names, pops)):
-            fh.write(f"{name}\t{pop}\t{'unknown' if i % 12 == 0 else sexes[i]}\n")
+            sex = "unknown" if i % 12 == 0 else sexes[i]
+            fh.write(f"{name}\t{pop}\t{sex}\n")
+            sizes[pop] += 1
+            if sex in ("F", "M"):
+                sizes["XX" if sex == "F" else "XY"] += 1
     options = {"pops_file": str(sheet), "min_gq": 20}
     freq = run_freq(cohort["vcf"], folder, "whole", **options)
     shards = []
@@ -365,7 +417,7 @@ def released_cohort(cohort, tmp_path_factory):
         run_freq(cohort["vcf"], folder, f"s{i}", region=region, **options)
         shards.append(str(folder / f"s{i}.freq.parquet"))
     return {"folder": folder, "vcf": cohort["vcf"], "freq": freq, "table": str(folder / "whole.freq.parquet"),
-            "shards": shards, "samples": names, "options": options}
+            "shards": shards, "samples": names, "options": options, "sizes": sizes}
 
 
 def _run(paths, prefix, **kwargs) -> tuple[pl.DataFrame, dict]:
@@ -387,7 +439,8 @@ def test_cohort_release_obeys_policy(released_cohort, tmp_path):
                    {"min_group_size": 0, "min_cell": 10}):
         rel, summary = _run([released_cohort["table"]], tmp_path / "r", **policy)
         check_release(freq, rel, summary, k=policy["min_cell"], n_min=policy["min_group_size"],
-                      min_ac=policy.get("min_ac", 0), af_digits=policy.get("af_digits"))
+                      min_ac=policy.get("min_ac", 0), af_digits=policy.get("af_digits"),
+                      sizes=released_cohort["sizes"])
         groups = {g["group"]: g for g in summary["groups"]}
         if policy["min_group_size"] == 20:
             # D (12 samples) is dropped; D and the 8 samples without a population make the

@@ -16,12 +16,19 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from genomekit.commands._common import write_summary
-from genomekit.commands.merge import _check_order, _shard_summary
+from genomekit.commands._common import warn, write_summary
+from genomekit.commands._shards import (
+    SAMPLE_COUNTS,
+    check_order,
+    common_sample_counts,
+    shard_summary,
+    summary_path,
+)
 from genomekit.errors import InputError, UsageError
 from genomekit.io.outputs import OutputSet
 from genomekit.progress import Progress
 from genomekit.tables.release import (
+    ALL,
     NOT_RELEASED,
     SEXES,
     BatchStats,
@@ -95,18 +102,21 @@ def run(inputs: list[str], out: str, *, fmt: str = "parquet", min_group_size: in
     outputs = ReleaseOutputs.for_prefix(out, fmt, sites_vcf)
     with OutputSet(outputs.paths(), force) as files:
         layout = _common_layout(inputs)
-        sources = [_source(p) for p in inputs]
+        summaries = [shard_summary(p) for p in inputs]
+        sources = [_source(p, s) for p, s in zip(inputs, summaries)]
         build = _common_build(inputs, sources)
-        plan = _plan(inputs, layout, policy, batch_rows)
-        stats, counts = _write(inputs, plan, outputs, files, fmt, quiet, command_line,
-                               batch_rows)
+        counts, uncounted = _sample_counts(inputs, summaries, layout)
+        plan = _plan(inputs, layout, policy, batch_rows, counts)
+        stats, tally = _write(inputs, plan, outputs, files, fmt, quiet, command_line,
+                              batch_rows)
         summary = {
             "command": "release",
             "command_line": command_line,
             "inputs": [_input_entry(p, s, n) for p, s, n in zip(inputs, sources,
-                                                                counts["rows_per_input"])],
+                                                                tally["rows_per_input"])],
             "build": build,
-            "policy": _policy_entry(policy),
+            "policy": _policy_entry(policy, counts is not None),
+            "group_sizes": _sizes_entry(counts is not None),
             "columns": {"released": list(plan.schema()),
                         "not_released": _not_released(layout, plan)},
             "groups": _group_entries(plan, stats),
@@ -115,17 +125,23 @@ def run(inputs: list[str], out: str, *, fmt: str = "parquet", min_group_size: in
             "rows": {
                 "in": stats.rows_in,
                 "removed_min_ac": stats.rows_removed_min_ac,
-                "released": counts["rows_out"],
-                "with_suppression": counts["rows_suppressed"],
+                "released": tally["rows_out"],
+                "with_suppression": tally["rows_suppressed"],
             },
-            "sites": {"in": counts["sites_in"], "released": counts["sites_out"],
-                      "removed": counts["sites_in"] - counts["sites_out"]},
+            "sites": {"in": tally["sites_in"], "released": tally["sites_out"],
+                      "removed": tally["sites_in"] - tally["sites_out"]},
             "outputs": [_output_entry(p, files.tmp(p)) for p in outputs.paths()
                         if p != outputs.summary],
             "elapsed_seconds": round(time.time() - started, 3),
         }
         write_summary(files.tmp(outputs.summary), summary)
         files.commit()
+    if uncounted:
+        # After the run, so that a run stopped by bad input says only what is wrong.
+        warn(f"{uncounted}: the run summary beside the table does not count the samples of "
+             "each population and sex (no .json, or written by an older genomekit); group "
+             "sizes were estimated as max AN/2 over the rows, which is smaller for groups whose "
+             "samples are never all called at one site", quiet)
     return summary
 
 
@@ -278,7 +294,29 @@ def _column_maxima(inputs, layout: FreqLayout, sums: dict[str, list[tuple[int, s
     return best
 
 
-def _plan(inputs, layout: FreqLayout, policy: Policy, batch_rows: int) -> ReleasePlan:
+def _sample_counts(inputs, summaries, layout: FreqLayout) -> tuple[dict | None, str | None]:
+    """The samples per population and sex that the inputs' run summaries count (all the
+    same), or (None, the first input whose summary does not count them)."""
+    counts = common_sample_counts(inputs, summaries)
+    if counts is None:
+        return None, next(p for p, s in zip(inputs, summaries) if s.get(SAMPLE_COUNTS) is None)
+    if set(counts["population"]) != set(layout.populations):
+        raise InputError(f"the run summary counts the populations "
+                         f"{', '.join(counts['population']) or '(none)'}, the table has "
+                         f"{', '.join(layout.populations) or 'none'}",
+                         file=summary_path(inputs[0]),
+                         hint="keep each table with the .json genomekit wrote beside it")
+    return counts, None
+
+
+def _plan(inputs, layout: FreqLayout, policy: Policy, batch_rows: int,
+          counts: dict | None) -> ReleasePlan:
+    """The release plan, with group sizes from ``counts`` (see _sample_counts), or else
+    estimated from the tables as max AN/2."""
+    if counts is not None:
+        sizes = {ALL: counts["total"], **counts["sex"], **counts["population"]}
+        return _plan_with(inputs, layout, policy, sizes,
+                          lambda kind, released: sizes[ALL] - sum(sizes[g] for g in released))
     an_of = size_columns(layout)
     maxima = _column_maxima(inputs, layout, {g: [(1, c)] for g, c in an_of.items()}, batch_rows)
     sizes = {g: m // 2 for g, m in maxima.items()}
@@ -292,9 +330,13 @@ def _plan(inputs, layout: FreqLayout, policy: Policy, batch_rows: int) -> Releas
                              {str(i): remainder_sums[key] for i, key in keyed.items()},
                              batch_rows)
     rem = {key: rem_max[str(i)] // 2 for i, key in keyed.items()}
+    return _plan_with(inputs, layout, policy, sizes,
+                      lambda kind, released: rem[(kind, tuple(released))])
+
+
+def _plan_with(inputs, layout, policy, sizes, remainder_sizes) -> ReleasePlan:
     try:
-        return plan_release(layout, policy, sizes,
-                            lambda kind, released: rem[(kind, tuple(released))])
+        return plan_release(layout, policy, sizes, remainder_sizes)
     except ValueError as e:
         raise InputError(str(e), file=inputs[0] if len(inputs) == 1 else None,
                          hint="nothing can be released under this policy") from None
@@ -364,7 +406,7 @@ def _write(inputs, plan: ReleasePlan, outputs: ReleaseOutputs, files, fmt, quiet
             rows_here = 0
             for df in _aligned(_batches(path, plan.layout.schema, batch_rows)):
                 _check_batch(df, path, plan.layout)
-                last = _check_order(df, path, contigs, last)
+                last = check_order(df, path, contigs, last)
                 released, batch = apply_policy(df, plan)
                 stats.add(batch)
                 rows_here += df.height
@@ -407,18 +449,18 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _source(path: str) -> dict:
+def _source(path: str, summary: dict) -> dict:
     """What the run summary beside a freq table says of it: the command and the build.
 
-    Only these fields are read; a summary is never copied (it may name samples or files).
+    Only these fields (and the sample counts, by _sample_counts) are read; a summary is never
+    copied (it may name samples or files).
     """
-    summary = _shard_summary(path)
     command = summary.get("command")
     build = summary.get("build")
     if command == "merge" and build is None:
         shard_builds = set()
         for entry in summary.get("inputs") or []:
-            shard = _shard_summary(str(entry.get("path", "")))
+            shard = shard_summary(str(entry.get("path", "")))
             if shard.get("build"):
                 shard_builds.add(shard["build"])
         if len(shard_builds) > 1:
@@ -458,14 +500,27 @@ def _output_entry(path, tmp) -> dict:
     return {"path": os.path.abspath(path), "bytes": os.path.getsize(tmp), "sha256": _sha256(tmp)}
 
 
-def _policy_entry(policy: Policy) -> dict:
+def _sizes_entry(counted: bool) -> dict:
+    if counted:
+        return {"method": "sample_counts",
+                "description": "the samples of each population and sex, as freq counted them "
+                               "(its samples and --pops) in the run summary of the input"}
+    return {"method": "max_AN",
+            "description": "estimated as max AN/2 over the rows, since the input's run summary "
+                           "does not count the samples of each group: smaller than the group "
+                           "where its samples are never all called at one site"}
+
+
+def _policy_entry(policy: Policy, counted: bool) -> dict:
+    size = ("samples (as freq counted them)" if counted
+            else "samples (estimated as max AN/2 over the rows)")
     return {
         **policy.as_dict(),
         "rules": {
-            "group_size": "a population or sex with fewer than min_group_size samples (max AN/2 "
-                          "over the rows) has its columns dropped; the remainder of a partition "
-                          "(total minus its released groups) has 0 or at least min_group_size "
-                          "samples, else the smallest released group is dropped too",
+            "group_size": f"a population or sex with fewer than min_group_size {size} has its "
+                          "columns dropped; the remainder of a partition (total minus its "
+                          "released groups) has 0 or at least min_group_size samples, else the "
+                          "smallest released group is dropped too",
             "small_cell": "a group's counts at a row are withheld (null) when AC, AN-AC, the "
                           "site's REF count AN-sum(AC) or nhomalt (all samples also: n_het, "
                           "AC_Hom, n_hemi_alt) is between 0 and min_cell, exclusive; AF, and "

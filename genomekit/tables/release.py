@@ -4,13 +4,15 @@ The policy, for a table that is to leave the cohort:
 
 1. **Groups.** Every population (``AC_<pop>``...), each sex (``AC_XX``, ``AC_XY``), the
    filtered counts (``AC_adj``) and the whole cohort (``AC``) is a group of samples. Its size
-   is the largest number of samples with a call in it at one site (max ``AN_g`` / 2), the size
-   a reader of the table can see. A population or sex smaller than ``min_group_size`` has its
-   columns dropped. The samples that no released population (or sex) covers — dropped groups,
-   samples without a population or of unknown sex — form the *remainder*, whose counts anyone
-   can compute as the total minus the released groups; when it is not empty but smaller than
-   ``min_group_size``, the smallest released group is dropped too, until the remainder is empty
-   or large enough.
+   is the number of samples in it, as freq counted them from its samples and ``--pops`` (the
+   ``sample_counts`` of its run summary); for a table whose summary does not count them, the
+   largest number of samples with a call in it at one site (max ``AN_g`` / 2), which is
+   smaller where the group's samples are never all called at one site (haploid calls count
+   half). A population or sex smaller than ``min_group_size`` has its columns dropped. The
+   samples that no released population (or sex) covers — dropped groups, samples without a
+   population or of unknown sex — form the *remainder*, whose counts anyone can compute as the
+   total minus the released groups; when it is not empty but smaller than ``min_group_size``,
+   the smallest released group is dropped too, until the remainder is empty or large enough.
 2. **Cells.** The counts of a group at an ALT allele are its cells: the allele count ``AC``,
    its complement ``AN − AC`` (samples' other alleles: at a biallelic site the REF count), the
    REF count of the site ``AN − ΣAC`` and ``nhomalt``; the whole cohort also has ``n_het``,
@@ -236,13 +238,14 @@ def plan_release(layout: FreqLayout, policy: Policy, sizes: dict[str, int],
                  remainder_sizes) -> ReleasePlan:
     """Decide which groups are released.
 
-    ``sizes``: group name -> size (max AN / 2) for ALL, the sexes and the populations.
+    ``sizes``: group name -> number of samples (or its estimate, max AN / 2) for ALL, the
+    sexes and the populations.
     ``remainder_sizes(kind, released)``: the size of the remainder of partition ``kind``
     ("population" or "sex") when ``released`` are the released groups.
     Raises ValueError when the whole cohort is smaller than the minimum group size.
     """
     if sizes[ALL] < policy.min_group_size:
-        raise ValueError(f"the cohort has {sizes[ALL]} samples with calls, fewer than "
+        raise ValueError(f"the cohort has {sizes[ALL]} samples, fewer than "
                          f"--min-group-size {policy.min_group_size}")
     decisions: dict[str, GroupDecision] = {}
     partitions = []
