@@ -139,3 +139,54 @@ def test_relate_tiles_merge_through_merge(cohort, tmp_path):
     b = pl.read_parquet(tmp_path / "m.relate.parquet")
     assert a.height == 300 * 299 // 2
     assert_frame_equal(a, b)
+
+
+def _sheet_counts(path) -> dict:
+    """Samples per population and sex of a pops TSV that lists every sample of the VCF."""
+    import csv
+    from collections import Counter
+
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))[1:]
+    sexes = Counter({"F": "XX", "M": "XY"}.get(r[2], "unknown") for r in rows)
+    return {"total": len(rows), "sex": {s: sexes[s] for s in ("XX", "XY", "unknown")},
+            "population": dict(Counter(r[1] for r in rows)), "no_population": 0}
+
+
+def test_merge_keeps_the_shards_sample_counts(cohort, tmp_path):
+    import json
+
+    want = _sheet_counts(cohort["pops"])
+    tables = []
+    for c in ("chr1", "chr2", "chrX", "chrY"):
+        run_freq(cohort["vcf"], tmp_path, c, region=c, pops_file=cohort["pops"])
+        tables.append(str(tmp_path / f"{c}.freq.parquet"))
+        assert json.loads((tmp_path / f"{c}.freq.json").read_text())["sample_counts"] == want
+    summary = merge.run(tables, str(tmp_path / "m"))
+    on_disk = json.loads((tmp_path / "m.freq.json").read_text())
+    assert summary["sample_counts"] == on_disk["sample_counts"] == want
+    # A shard whose summary does not count them (an older genomekit): nothing to carry over.
+    meta = json.loads((tmp_path / "chr2.freq.json").read_text())
+    del meta["sample_counts"]
+    (tmp_path / "chr2.freq.json").write_text(json.dumps(meta))
+    summary = merge.run(tables, str(tmp_path / "old"))
+    assert "sample_counts" not in summary
+    assert "sample_counts" not in json.loads((tmp_path / "old.freq.json").read_text())
+    assert_frame_equal(pl.read_parquet(tmp_path / "m.freq.parquet"),
+                       pl.read_parquet(tmp_path / "old.freq.parquet"))
+
+
+def test_merge_refuses_shards_of_other_samples(cohort, tmp_path):
+    from tests.conftest import assert_one_error_line
+
+    names = [line.split("\t")[0] for line in open(cohort["pops"]).read().splitlines()[1:]]
+    (tmp_path / "keep.txt").write_text("\n".join(names[:-3]) + "\n")
+    run_freq(cohort["vcf"], tmp_path, "a", region="chr1", pops_file=cohort["pops"])
+    run_freq(cohort["vcf"], tmp_path, "b", region="chr2", pops_file=cohort["pops"],
+             samples_file=str(tmp_path / "keep.txt"))
+    a, b = str(tmp_path / "a.freq.parquet"), str(tmp_path / "b.freq.parquet")
+    # Same columns: only the sample counts tell the shards apart.
+    assert pl.read_parquet(a).columns == pl.read_parquet(b).columns
+    assert_one_error_line(tmp_path, ["merge", a, b, "-o", "{tmp}/x"], 1,
+                          f"{b}: counts other samples per population or sex than {a} "
+                          "(samples: 300 vs 297)")
