@@ -597,7 +597,8 @@ def test_af_digits_and_min_ac(released_cohort, tmp_path):
 @pytest.mark.parametrize("case", ["missing_column", "sample_qc_table", "mixed_builds",
                                   "overlapping_shards", "different_populations",
                                   "cohort_too_small", "bad_min_cell", "bad_af_digits",
-                                  "output_exists"])
+                                  "output_exists", "shards_of_other_samples",
+                                  "counts_of_other_populations"])
 def test_errors_are_one_line(released_cohort, tmp_path, case):
     folder = released_cohort["folder"]
     table = released_cohort["table"]
@@ -630,6 +631,23 @@ def test_errors_are_one_line(released_cohort, tmp_path, case):
         assert plain.height
         args[1:2] = [released_cohort["shards"][0], str(tmp_path / "p.freq.parquet")]
         text = "columns differ"
+    elif case in ("shards_of_other_samples", "counts_of_other_populations"):
+        shard = tmp_path / "s1.freq.parquet"
+        shutil.copy(released_cohort["shards"][1], shard)
+        meta = json.loads((folder / "s1.freq.json").read_text())
+        counts = meta["sample_counts"]
+        if case == "shards_of_other_samples":
+            counts["total"] += 1
+            counts["sex"]["unknown"] += 1
+            counts["no_population"] += 1
+            args[1:2] = [released_cohort["shards"][0], str(shard)]
+            text = (f"{shard}: counts other samples per population or sex than "
+                    f"{released_cohort['shards'][0]} (samples: 300 vs 301)")
+        else:
+            counts["population"]["E"] = counts["population"].pop("D")
+            args[1] = str(shard)
+            text = f"{tmp_path}/s1.freq.json: the run summary counts the populations A, B, C, E"
+        (tmp_path / "s1.freq.json").write_text(json.dumps(meta))
     elif case == "cohort_too_small":
         args += ["--min-group-size", "10000"]
         text = "fewer than --min-group-size 10000"
@@ -683,3 +701,135 @@ def test_rounding_matches_python_formatting():
                 assert math.isnan(b)
             else:
                 assert b == float(f"{a:.{digits}g}"), (a, digits)
+
+
+# Group sizes: counted by freq, not seen in the table.
+
+def _write_cohort(folder: Path, name: str, chrom: str, samples: list[tuple[str, str, str]],
+                  calls) -> tuple[str, str, dict]:
+    """A GT-only VCF of ``samples`` (name, population or "", sex M/F) with ``calls(site,
+    sample index)`` as GT strings, its pops TSV, and the group sizes counted from the list."""
+    vcf = folder / f"{name}.vcf"
+    with open(vcf, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n")
+        fh.write(f"##contig=<ID={chrom},length=57227415>\n")
+        fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
+        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+                 + "\t".join(s for s, _, _ in samples) + "\n")
+        for site in range(12):
+            gts = [calls(site, i) for i in range(len(samples))]
+            fh.write(f"{chrom}\t{3_000_000 + 100 * site}\t.\tA\tG\t.\tPASS\t.\tGT\t"
+                     + "\t".join(gts) + "\n")
+    pops = folder / f"{name}.pops.tsv"
+    pops.write_text("".join(f"{s}\t{p}\t{x}\n" for s, p, x in samples if p))
+    sizes = {"all": len(samples), "XX": sum(x == "F" for _, _, x in samples),
+             "XY": sum(x == "M" for _, _, x in samples)}
+    for _, p, _ in samples:
+        if p:
+            sizes[p] = sizes.get(p, 0) + 1
+    return str(vcf), str(pops), sizes
+
+
+@pytest.fixture(scope="module")
+def never_all_called(tmp_path_factory):
+    """P (10 samples) and Q (20) on chr1; at every site two samples of P have no call, so
+    max AN_P / 2 is 8."""
+    folder = tmp_path_factory.mktemp("never_all_called")
+    samples = [(f"p{i}", "P", "MF"[i % 2]) for i in range(10)]
+    samples += [(f"q{i}", "Q", "MF"[i % 2]) for i in range(20)]
+    rng = np.random.default_rng(3)
+    alleles = rng.random((12, 30, 2)) < 0.3
+
+    def calls(site, i):
+        if i < 10 and i in (site % 10, (site + 1) % 10):
+            return "./."
+        return f"{int(alleles[site, i, 0])}/{int(alleles[site, i, 1])}"
+
+    vcf, pops, sizes = _write_cohort(folder, "nac", "chr1", samples, calls)
+    freq = run_freq(vcf, folder, "nac", pops_file=pops)
+    return {"folder": folder, "table": str(folder / "nac.freq.parquet"), "freq": freq,
+            "sizes": sizes}
+
+
+def test_group_sizes_are_counted_not_seen(never_all_called, tmp_path):
+    freq, sizes = never_all_called["freq"], never_all_called["sizes"]
+    assert sizes["P"] == 10 and freq["AN_P"].max() // 2 == 8  # never all called at one site
+    # min 10: P is as large as that, released with its 10 samples.
+    rel, summary = _run([never_all_called["table"]], tmp_path / "a", min_group_size=10,
+                        min_cell=3)
+    groups = {g["group"]: g for g in summary["groups"]}
+    assert groups["P"]["released"] and groups["P"]["n_samples"] == 10
+    assert groups["Q"]["released"] and "AC_P" in rel.columns
+    assert summary["group_sizes"]["method"] == "sample_counts"
+    check_release(freq, rel, summary, k=3, n_min=10, min_ac=0, af_digits=None, sizes=sizes)
+    # min 11: P is smaller; dropped, and Q pooled with it (a remainder of 10 samples).
+    rel, summary = _run([never_all_called["table"]], tmp_path / "b", min_group_size=11,
+                        min_cell=3)
+    groups = {g["group"]: g for g in summary["groups"]}
+    assert not groups["P"]["released"] and groups["P"]["reason"] == "fewer than 11 samples"
+    assert not groups["Q"]["released"] and "pooled" in groups["Q"]["reason"]
+    assert "AC_P" not in rel.columns and "AC_Q" not in rel.columns
+    check_release(freq, rel, summary, k=3, n_min=11, min_ac=0, af_digits=None, sizes=sizes)
+
+
+def test_group_sizes_fallback_warns_once_and_works(never_all_called, released_cohort,
+                                                   tmp_path, capsys):
+    """Tables whose run summary does not count the groups: sizes are max AN/2 (P: 8)."""
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(never_all_called["table"], old / "nac.freq.parquet")
+    meta = json.loads((never_all_called["folder"] / "nac.freq.json").read_text())
+    del meta["sample_counts"]
+    (old / "nac.freq.json").write_text(json.dumps(meta))
+    rel, summary = _run([str(old / "nac.freq.parquet")], tmp_path / "a", min_group_size=10,
+                        min_cell=3, quiet=False)
+    warnings = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "max AN/2" in warnings[0] and "nac.freq.parquet" in warnings[0]
+    groups = {g["group"]: g for g in summary["groups"]}
+    assert not groups["P"]["released"] and groups["P"]["n_samples"] == 8
+    on_disk = json.loads((tmp_path / "a.release.json").read_text())
+    assert on_disk["group_sizes"]["method"] == "max_AN"
+    assert "max AN/2" in on_disk["policy"]["rules"]["group_size"]
+    check_release(never_all_called["freq"], rel, summary, k=3, n_min=10, min_ac=0,
+                  af_digits=None)
+    # Shards without a summary: one warning for the run, and the release of the whole table
+    # estimated the same way.
+    shards = []
+    for i, path in enumerate(released_cohort["shards"]):
+        shards.append(str(old / f"s{i}.freq.parquet"))
+        shutil.copy(path, shards[-1])
+    whole = old / "whole.freq.parquet"
+    shutil.copy(released_cohort["table"], whole)
+    from_shards, s_shards = _run(shards, tmp_path / "s", quiet=False)
+    err = capsys.readouterr().err
+    assert err.count("genomekit: warning:") == 1 and "s0.freq.parquet" in err
+    from_whole, s_whole = _run([str(whole)], tmp_path / "w")
+    assert_frame_equal(from_shards, from_whole)
+    assert s_shards["groups"] == s_whole["groups"]
+    check_release(released_cohort["freq"], from_whole, s_whole, k=5, n_min=20, min_ac=0,
+                  af_digits=None)
+
+
+def test_haploid_only_table_counts_its_samples(tmp_path):
+    """chrY: males have one allele each, so max AN/2 is half the males."""
+    samples = [(f"m{i}", "Y1", "M") for i in range(12)]
+    samples += [(f"f{i}", "Y1", "F") for i in range(12)]
+    rng = np.random.default_rng(4)
+    alt = rng.random((12, 24)) < 0.4
+
+    def calls(site, i):
+        return str(int(alt[site, i])) if i < 12 else "."
+
+    vcf, pops, sizes = _write_cohort(tmp_path, "y", "chrY", samples, calls)
+    freq = run_freq(vcf, tmp_path, "y", pops_file=pops)
+    assert freq["AN_XY"].max() == 12 and freq["AN"].max() // 2 == 6
+    rel, summary = _run([str(tmp_path / "y.freq.parquet")], tmp_path / "r", min_group_size=10,
+                        min_cell=3)
+    groups = {g["group"]: g for g in summary["groups"]}
+    assert groups["XY"]["released"] and groups["XY"]["n_samples"] == 12
+    assert groups["all"]["n_samples"] == 24 and groups["Y1"]["n_samples"] == 24
+    check_release(freq, rel, summary, k=3, n_min=10, min_ac=0, af_digits=None, sizes=sizes)
+    # Estimated from the table, the cohort would be 6 samples: nothing could be released.
+    (tmp_path / "y.freq.json").unlink()
+    with pytest.raises(InputError, match="the cohort has 6 samples, fewer than"):
+        _run([str(tmp_path / "y.freq.parquet")], tmp_path / "e", min_group_size=10)
