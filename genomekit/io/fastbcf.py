@@ -22,30 +22,20 @@ then VcfReader's rule (POS inside the region), so the records are VcfReader's.
 from __future__ import annotations
 
 import dataclasses
-import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from genomekit.errors import InputError, UsageError
+from genomekit.errors import InputError
 from genomekit.io.bgzf import ByteSource, container
-from genomekit.io.index import find_index, load_index, parse_region
-from genomekit.io.vcf import (
-    CHUNK_BYTES,
-    MAX_CHUNK_VARIANTS,
-    Region,
-    VariantChunk,
-    quiet_htslib,
-    select_samples,
-)
-from genomekit.parallel import ordered_map
+from genomekit.io.fastreader import FastReaderBase, file_kind, group_runs, kept_runs
+from genomekit.io.index import Index, find_index, load_index
+from genomekit.io.vcf import Region, VariantChunk
 
 BCF_MAGIC = b"BCF\x02\x02"
 _HINT = "check the file with 'bcftools view', or re-create it from a good copy"
 _TYPE_NAMES = {0: "null", 1: "int8", 2: "int16", 3: "int32", 5: "float", 7: "char"}
-# Positions far outside any contig, for regions without a start or an end.
-_NO_LIMIT = 1 << 62
 
 
 def header_block(path: str) -> bytes | None:
@@ -81,7 +71,7 @@ def unsupported_reason(path: str, *, regions: Sequence[Region] | None = None) ->
     return None
 
 
-class FastBcfReader:
+class FastBcfReader(FastReaderBase):
     """A BCF file opened for chunked reading of genotypes.
 
     Same arguments, attributes and chunks as ``VcfReader`` (columns in the
@@ -89,66 +79,43 @@ class FastBcfReader:
     that many worker threads; chunks are the same whatever the number.
     """
 
-    def __init__(self, path: str, *, samples: Sequence[str] | None = None,
-                 exclude: Sequence[str] = (), regions: Sequence[Region] | None = None,
-                 threads: int = 1, format_fields: Sequence[str] = (), verbose: bool = False):
-        import cyvcf2
+    _format = "BCF"
+    _suffix = ".bcf"
+    _hint = _HINT
+    _source_type = ByteSource
 
-        from genomekit.io.bgzf import sniff
-        from genomekit.io.fastvcf import _contigs, _format_ids, _index_path, _short
+    @staticmethod
+    def _unsupported(path, regions):
+        if file_kind(path) != "bcf":
+            return "not a BCF file"
+        return unsupported_reason(path, regions=regions)
 
-        if not os.path.exists(path):
-            raise InputError("no such file", file=path, hint="check the path")
-        try:
-            kind = sniff(path)
-        except OSError as e:
-            raise InputError(f"cannot read the file ({e.strerror})", file=path) from None
-        reason = "not a BCF file" if kind != "bcf" else unsupported_reason(path, regions=regions)
-        if reason is not None:
-            raise UsageError(f"the fast BCF decoder cannot read {path}: {reason}",
-                             hint="use the cyvcf2 engine")
-        quiet_htslib(not verbose)
-        try:
-            vcf = cyvcf2.VCF(path, lazy=True, strict_gt=False)
-        except Exception as e:
-            raise InputError(f"cannot read as VCF/BCF ({_short(e)})", file=path,
-                             hint="give a valid VCF, VCF.gz or BCF file") from None
-        try:
-            all_samples = list(vcf.samples)
-            raw_header = vcf.raw_header
-            records = [(rec.type, rec.info(extra=True)) for rec in vcf.header_iter()]
-        finally:
-            vcf.close()
-        chosen, self.excluded_not_found = select_samples(path, all_samples, samples, exclude)
-        self.path = path
-        self.samples = chosen
-        declared = _format_ids(raw_header)
-        self.format_fields = [f for f in format_fields if f in declared]
-        self.missing_format_fields = [f for f in format_fields if f not in declared]
-        self.threads = max(1, threads)
-        self.last_chrom: str | None = None
-        self.last_pos: int | None = None
-        self.records_read = 0
-        self._verbose = verbose
-        self._raw_header = raw_header
-        self._all_samples = all_samples
-        self._header_contigs = _contigs(raw_header)
-        self._has_gt = "GT" in declared
-        self._header_block = header_block(path)
+    def _header_records(self, vcf) -> list:
+        return [(rec.type, rec.info(extra=True)) for rec in vcf.header_iter()]
+
+    def _setup(self, records) -> None:
+        self._header_block = header_block(self.path)
         self._data_start = len(self._header_block)
         self._dictionaries(records)
         self._prepare_layout()
-        self._source: ByteSource | None = None
-        self.regions = list(regions) if regions else None
-        self._index = None
-        if self.regions:
-            if _index_path(path) is None:
-                raise InputError("region queries need an index, and none was found",
-                                 file=path, hint=f"run 'bcftools index {path}', or drop -r/-R")
-            if find_index(path, text=False) is None:
-                raise InputError("region queries on BCF need a .csi index", file=path,
-                                 hint=f"run 'bcftools index {path}'")
-            self._index = load_index(path, text=False)
+
+    def _load_index(self) -> Index:
+        if find_index(self.path, text=False) is None:
+            raise InputError("region queries on BCF need a .csi index", file=self.path,
+                             hint=f"run 'bcftools index {self.path}'")
+        return load_index(self.path, text=False)
+
+    def _contig_number(self, name: str) -> int:
+        return self._ctg_id.get(name, -1)
+
+    @staticmethod
+    def _kernels():
+        from genomekit.kernels import bcfparse
+
+        return bcfparse
+
+    def _record_location(self, record: bytes) -> tuple[str, int]:
+        return self._location(np.frombuffer(record, np.uint8), 0)
 
     # Header ---------------------------------------------------------------
 
@@ -187,10 +154,6 @@ class FastBcfReader:
     def _prepare_layout(self) -> None:
         from genomekit.kernels import bcfparse as k
 
-        index = {s: i for i, s in enumerate(self._all_samples)}
-        self._col_map = np.full(len(self._all_samples), -1, np.int32)
-        for out, name in enumerate(self.samples):
-            self._col_map[index[name]] = out
         self._role_id = np.full(k.N_ROLES, -1, np.int64)
         self._modes = np.full(k.N_ROLES, k.MODE_SKIP, np.int64)
         for role, name in ((k.ROLE_GT, "GT"), (k.ROLE_GQ, "GQ"), (k.ROLE_DP, "DP"),
@@ -210,90 +173,29 @@ class FastBcfReader:
                                      "String": k.MODE_SKIP, "Character": k.MODE_SKIP,
                                      None: k.MODE_SKIP}.get(declared, k.MODE_FALLBACK)
 
-    # Surface --------------------------------------------------------------
-
-    def expected_records(self) -> int | None:
-        """Number of records from the index, for progress; None without an index or with regions."""
-        from genomekit.io.fastvcf import records_in_index
-
-        return None if self.regions else records_in_index(self.path)
-
-    @property
-    def header(self) -> str:
-        return self._raw_header
-
-    def contigs(self) -> list[tuple[str, int | None]]:
-        return list(self._header_contigs)
-
-    def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-            self._source = None
-
     # Reading --------------------------------------------------------------
 
-    def chunks(self, chunk_variants: int | None = None) -> Iterator[VariantChunk]:
-        """Yield VariantChunks in file order."""
-        n_smp = len(self.samples)
-        if chunk_variants is None:
-            chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
-        self.close()
-        runs = self._region_runs() if self.regions else self._file_runs()
-        groups = group_runs(runs, chunk_variants)
-        try:
-            yield from self._chunks(groups)
-        finally:
-            groups.close()  # stops the inflating threads when the caller stops early
-            self.close()
-
-    def _chunks(self, groups) -> Iterator[VariantChunk]:
-        # Damage found while reading ahead comes out after the chunks before it.
-        for chunk in ordered_map(self._decode_item, enumerate(groups), self.threads):
-            yield self._emit(chunk)
-
-    def _decode_item(self, item):
-        index, pieces = item
-        return self._decode(pieces, index)
-
-    def _emit(self, chunk: VariantChunk) -> VariantChunk:
-        if chunk.n_variants:
-            self.last_chrom = chunk.chrom[-1]
-            self.last_pos = int(chunk.pos[-1])
-            self.records_read += chunk.n_variants
-        return chunk
+    def _groups(self, chunk_variants: int):
+        return group_runs(self._region_runs() if self.regions else self._file_runs(),
+                          chunk_variants)
 
     def _file_runs(self):
         """(buffer, record starts) of every record of the file, in order."""
-        self._source = ByteSource(self.path, threads=self.threads)
-        yield from self._records(self._source, self._data_start, bounded=False)
+        yield from self._records(self._open_source(), self._data_start, bounded=False)
 
     def _region_runs(self):
         """(buffer, record starts) of the records of each region, as VcfReader reads them."""
         from genomekit.kernels.bcfparse import region_codes
 
-        for region in self.regions:
-            query = parse_region(region, lambda name: self._ctg_id.get(name, -1))
-            if query is None:
-                continue
-            tid, beg, end = query
-            span = self._index.query(tid, beg, end)
-            if span is None:
-                continue
-            first = region.start if region.start is not None else -_NO_LIMIT
-            last = region.end if region.end is not None else _NO_LIMIT
-            self._source = ByteSource(self.path, threads=self.threads, start=span[0],
-                                      stop_block=span[1] >> 16)
-            try:
-                for buf, starts in self._records(self._source, 0, bounded=True):
+        for tid, beg, end, first, last, span in self._region_queries():
+            with self._span_source(span) as source:
+                for buf, starts in self._records(source, 0, bounded=True):
                     n = starts.size - 1
                     codes = np.empty(n, np.int8)
                     before_stop = region_codes(buf, starts, tid, beg, end, first, last, codes)
-                    yield from _runs(buf, starts, codes[:before_stop] == 1)
+                    yield from kept_runs(buf, starts, codes[:before_stop] == 1)
                     if before_stop < n:
                         break
-            finally:
-                self._source.close()
-                self._source = None
 
     def _records(self, source: ByteSource, skip: int, *, bounded: bool):
         """Cut the bytes of ``source`` into whole records: (buffer, record starts).
@@ -363,12 +265,8 @@ class FastBcfReader:
             raise self._damage(e.what, self._last, e.hint) from None
 
     def _damage(self, what: str, last, hint: str = _HINT) -> InputError:
-        if last is None:
-            return InputError(what, file=self.path, chrom="first record", hint=hint)
-        buf, s = last
-        chrom, pos = self._location(buf, s)
-        return InputError(what + " after this record", file=self.path, chrom=chrom, pos=pos,
-                          hint=hint)
+        chrom, pos = self._location(*last) if last is not None else (None, None)
+        return self._damage_error(what, hint, chrom, pos)
 
     def _location(self, buf, s: int) -> tuple[str, int]:
         rid, p0 = struct.unpack_from("<iI", buf[s + 8:s + 16].tobytes())
@@ -380,7 +278,9 @@ class FastBcfReader:
 
     # Decoding -------------------------------------------------------------
 
-    def _decode(self, pieces: list, index: int) -> VariantChunk:
+    def _decode(self, pieces: list, index: int) -> tuple[VariantChunk, list[str]]:
+        """Decode one chunk; returns (chunk, contigs added to the header: none, as
+        records name their contig by its number in the header)."""
         from genomekit.kernels import bcfparse as k
 
         n = sum(st.size - 1 for _, st in pieces)
@@ -400,7 +300,7 @@ class FastBcfReader:
                            status, detail)
             row += st.size - 1
         if np.any(status != k.OK):
-            return self._odd_chunk(pieces, index, rid, pos, status, detail)
+            return self._odd_chunk(pieces, index, rid, pos, status, detail), []
 
         n_kept = len(self.samples)
         read_gt = self._modes[k.ROLE_GT] == k.MODE_READ
@@ -420,7 +320,7 @@ class FastBcfReader:
                              ad if ad is not None else none3, status, detail)
             row += st.size - 1
         if np.any(status != k.OK):
-            return self._odd_chunk(pieces, index, rid, pos, status, detail)
+            return self._odd_chunk(pieces, index, rid, pos, status, detail), []
         if not read_gt:
             gt = np.full((n, n_kept, 1), -1, np.int8)
 
@@ -431,7 +331,7 @@ class FastBcfReader:
             row += st.size - 1
         fields = b"".join(texts).decode("latin-1").split("\t")
         alt_text = fields[2:3 * n:3]
-        return VariantChunk(
+        chunk = VariantChunk(
             chrom=self._ctg_names[rid].tolist(),
             pos=pos,
             ids=fields[0:3 * n:3],
@@ -444,51 +344,26 @@ class FastBcfReader:
             ad=ad,
             index=index,
         )
+        return chunk, []
 
     # Records outside the fast subset ----------------------------------------
 
     def _odd_chunk(self, pieces, index, rid, pos, status, detail) -> VariantChunk:
         """A chunk with records the kernels did not decode: raise for the first
         record htslib rejects, else decode the chunk with htslib."""
-        from genomekit.kernels import bcfparse as k
-
         records = [buf[st[i]:st[i + 1]].tobytes() for buf, st in pieces
                    for i in range(st.size - 1)]
-        errors = np.flatnonzero(status >= k.FIRST_ERROR)
-        if errors.size:
-            first = int(errors[0])
-            if np.any(status[:first] != k.OK):
-                # htslib might stop at an earlier record: let it decide first.
-                self._fallback(records[:first], index, rid, pos)
-            raise self._record_error(records[first], int(status[first]), int(detail[first]))
-        return self._fallback(records, index, rid, pos)
+        return self._settle(records, status, detail,
+                            lambda some: self._fallback(some, index, rid, pos))
 
     def _fallback(self, records: list[bytes], index, rid, pos) -> VariantChunk:
         """Decode ``records`` with VcfReader, from a BCF file holding the header and them."""
-        from genomekit.io.fastvcf import HtslibFailure, read_with_htslib
-
-        try:
-            got, n_read = read_with_htslib(self._header_block, records, ".bcf", self.samples,
-                                           self.format_fields, self._verbose)
-        except HtslibFailure as f:
-            raise self._fallback_error(f.error, records, f.n_read) from None
+        got, n_read = self._read_with_htslib(self._header_block, records)
         if len(got) != 1 or got[0].n_variants != len(records):
-            chrom, p = self._location(np.frombuffer(records[0], np.uint8), 0)
+            chrom, p = self._record_location(records[0])
             raise InputError(f"htslib read {n_read} of {len(records)} records",
                              file=self.path, chrom=chrom, pos=p, hint=_HINT)
         return dataclasses.replace(got[0], index=index)
-
-    def _fallback_error(self, e: InputError, records: list[bytes], n_read: int | None):
-        """VcfReader's error on the temporary file, located in the input file."""
-        what = e.what.removesuffix(" after this record")
-        if n_read is None:
-            row = 0
-        elif e.what.startswith("cannot decode record"):
-            row = max(0, n_read - 1)  # VcfReader counts a record before decoding it
-        else:
-            row = min(n_read, len(records) - 1)
-        chrom, pos = self._location(np.frombuffer(records[row], np.uint8), 0)
-        return InputError(what, file=self.path, chrom=chrom, pos=pos, hint=e.hint or _HINT)
 
     def _record_error(self, record: bytes, code: int, detail: int) -> InputError:
         from genomekit.kernels import bcfparse as k
@@ -517,33 +392,3 @@ class FastBcfReader:
 def _record_length(head: np.ndarray) -> int:
     l_shared, l_indiv = struct.unpack("<II", head.tobytes())
     return -1 if l_shared < 24 else 8 + l_shared + l_indiv
-
-
-def _runs(buf, starts, keep):
-    """(buf, starts) of each run of consecutive records with ``keep`` set."""
-    idx = np.flatnonzero(keep)
-    if not idx.size:
-        return
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    for run in np.split(idx, breaks):
-        yield buf, starts[run[0]:run[-1] + 2]
-
-
-def group_runs(runs, chunk_variants: int):
-    """Lists of (buffer, starts) pieces holding ``chunk_variants`` records each
-    (the last one fewer), from runs of consecutive records."""
-    pieces: list = []
-    have = 0
-    for buf, st in runs:
-        i = 0
-        n = st.size - 1
-        while i < n:
-            take = min(chunk_variants - have, n - i)
-            pieces.append((buf, st[i:i + take + 1]))
-            have += take
-            i += take
-            if have == chunk_variants:
-                yield pieces
-                pieces, have = [], 0
-    if pieces:
-        yield pieces

@@ -16,26 +16,16 @@ rejects raise InputError naming the record.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from genomekit.errors import InputError, UsageError
+from genomekit.errors import InputError
 from genomekit.io.bgzf import TextSource, container, sniff
-from genomekit.io.index import TABIX_VCF, Index, find_index, load_index, parse_region
-from genomekit.io.vcf import (
-    CHUNK_BYTES,
-    MAX_CHUNK_VARIANTS,
-    Region,
-    VariantChunk,
-    VcfReader,
-    quiet_htslib,
-    select_samples,
-)
-from genomekit.parallel import ordered_map
+from genomekit.io.fastreader import FastReaderBase, file_kind, group_runs, kept_runs
+from genomekit.io.index import TABIX_VCF, Index, find_index, load_index
+from genomekit.io.vcf import Region, VariantChunk
 
 # Contig names htslib can define on the fly when the header lacks them.
 _SAFE_CONTIG = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~*-]+")
@@ -50,13 +40,7 @@ def unsupported_reason(path: str, *, regions: Sequence[Region] | None = None) ->
 
     Raises InputError when the file does not exist, as ``VcfReader`` does.
     """
-    if not os.path.exists(path):
-        raise InputError("no such file", file=path, hint="check the path")
-    try:
-        kind = sniff(path)
-    except OSError as e:
-        raise InputError(f"cannot read the file ({e.strerror})", file=path) from None
-    if kind == "bcf":
+    if file_kind(path) == "bcf":
         from genomekit.io.fastbcf import unsupported_reason as bcf_reason
 
         return bcf_reason(path, regions=regions)
@@ -77,7 +61,7 @@ def unsupported_reason(path: str, *, regions: Sequence[Region] | None = None) ->
     return None
 
 
-class FastVcfReader:
+class FastVcfReader(FastReaderBase):
     """A VCF or VCF.gz file opened for chunked reading of genotypes.
 
     Same arguments, attributes and chunks as ``VcfReader`` (columns in the
@@ -87,75 +71,50 @@ class FastVcfReader:
     the number.
     """
 
-    def __init__(self, path: str, *, samples: Sequence[str] | None = None,
-                 exclude: Sequence[str] = (), regions: Sequence[Region] | None = None,
-                 threads: int = 1, format_fields: Sequence[str] = (), verbose: bool = False):
-        import cyvcf2
+    _format = "VCF"
+    _suffix = ".vcf"
+    _hint = _HINT
+    _source_type = TextSource
 
+    @staticmethod
+    def _unsupported(path, regions):
         reason = unsupported_reason(path, regions=regions)
         if reason is None and sniff(path) == "bcf":
             reason = "BCF input is not VCF text"
-        if reason is not None:
-            raise UsageError(f"the fast VCF decoder cannot read {path}: {reason}",
-                             hint="use the cyvcf2 engine")
-        quiet_htslib(not verbose)
-        # The checks and messages of VcfReader, so that both engines reject the
-        # same headers and sample lists in the same words.
-        try:
-            vcf = cyvcf2.VCF(path, lazy=True, strict_gt=False)
-        except Exception as e:
-            raise InputError(f"cannot read as VCF/BCF ({_short(e)})", file=path,
-                             hint="give a valid VCF, VCF.gz or BCF file") from None
-        try:
-            all_samples = list(vcf.samples)
-            raw_header = vcf.raw_header
-            fmt_types: dict[str, str | None] = {}
-            for rec in vcf.header_iter():
-                if rec.type == "FORMAT":
-                    info = rec.info()
-                    fmt_types.setdefault(info.get("ID"), info.get("Type"))
-        finally:
-            vcf.close()
-        chosen, self.excluded_not_found = select_samples(path, all_samples, samples, exclude)
-        self.path = path
-        self.samples = chosen
-        declared = _format_ids(raw_header)
-        self.format_fields = [f for f in format_fields if f in declared]
-        self.missing_format_fields = [f for f in format_fields if f not in declared]
-        self.regions = list(regions) if regions else None
-        self._index: Index | None = None
-        if self.regions:
-            if _index_path(path) is None:
-                how = ("compress it with 'bgzip' and run 'bcftools index' on the .vcf.gz"
-                       if path.endswith(".vcf") else f"run 'bcftools index {path}'")
-                raise InputError("region queries need an index, and none was found", file=path,
-                                 hint=f"{how}, or drop -r/-R")
-            self._index = load_index(path, text=True)
-            self._index_tid = {name: i for i, name in enumerate(self._index.names or [])}
-        self.threads = max(1, threads)
-        self._verbose = verbose
-        self.last_chrom: str | None = None
-        self.last_pos: int | None = None
-        self.records_read = 0
-        self._raw_header = raw_header
-        self._all_samples = all_samples
-        self._header_contigs = _contigs(raw_header)
-        self._has_gt = "GT" in declared
-        self._known_contigs = {name for name, _ in self._header_contigs}
-        self._extra_contigs: dict[str, None] = {}
-        self._ploidy_hint = 2
-        self._prepare_layout(fmt_types)
-        self._header_bytes: bytes | None = None
-        self._source: TextSource | None = None
+        return reason
 
-    def _prepare_layout(self, fmt_types: dict) -> None:
+    def _header_records(self, vcf) -> dict[str, str | None]:
+        """Type of each FORMAT key, by the first declaration."""
+        fmt_types: dict[str, str | None] = {}
+        for rec in vcf.header_iter():
+            if rec.type == "FORMAT":
+                info = rec.info()
+                fmt_types.setdefault(info.get("ID"), info.get("Type"))
+        return fmt_types
+
+    def _load_index(self) -> Index:
+        index = load_index(self.path, text=True)
+        self._index_tid = {name: i for i, name in enumerate(index.names or [])}
+        return index
+
+    def _contig_number(self, name: str) -> int:
+        return self._index_tid.get(name, -1)
+
+    @staticmethod
+    def _kernels():
+        from genomekit.kernels import vcfparse
+
+        return vcfparse
+
+    def _record_location(self, record: bytes) -> tuple[str | None, int | None]:
+        return _line_location(record)
+
+    def _setup(self, fmt_types: dict) -> None:
         from genomekit.kernels import vcfparse as k
 
-        index = {s: i for i, s in enumerate(self._all_samples)}
-        self._col_map = np.full(len(self._all_samples), -1, np.int32)
-        for out, name in enumerate(self.samples):
-            self._col_map[index[name]] = out
-        kept_cols = sorted(index[s] for s in self.samples)
+        self._known_contigs = {name for name, _ in self._header_contigs}
+        self._ploidy_hint = 2
+        kept_cols = np.flatnonzero(self._col_map >= 0).tolist()
         self._kept_cols = kept_cols
         self._last_col = kept_cols[-1] if kept_cols else -1
 
@@ -172,75 +131,28 @@ class FastVcfReader:
         self._key_role = np.array(
             [roles.get(n, k.ROLE_NONE) if n in self.format_fields
              and fmt_types[n] == "Integer" else k.ROLE_NONE for n in names], dtype=np.int8)
-
-    def expected_records(self) -> int | None:
-        """Number of records from the index, for progress; None without an index or with regions."""
-        return None if self.regions else records_in_index(self.path)
-
-    @property
-    def header(self) -> str:
-        return self._raw_header
-
-    def contigs(self) -> list[tuple[str, int | None]]:
-        """Contigs of the header, then those htslib would add from records read so far."""
-        return list(self._header_contigs) + [(c, None) for c in self._extra_contigs]
-
-    def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-            self._source = None
+        self._header_bytes: bytes | None = None
 
     # Reading --------------------------------------------------------------
 
-    def chunks(self, chunk_variants: int | None = None) -> Iterator[VariantChunk]:
-        """Yield VariantChunks in file order."""
-        n_smp = len(self.samples)
-        if chunk_variants is None:
-            chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
-        self.close()
+    def _groups(self, chunk_variants: int):
         if self.regions:
-            groups = self._region_groups(chunk_variants)
-        else:
-            self._source = TextSource(self.path, threads=self.threads)
-            groups = self._line_groups(self._source, chunk_variants)
-        try:
-            yield from self._chunks(groups)
-        finally:
-            groups.close()  # stops the inflating threads when the caller stops early
-            self.close()
+            return self._region_groups(chunk_variants)
+        return self._line_groups(self._open_source(), chunk_variants)
 
     def _chunks(self, groups) -> Iterator[VariantChunk]:
         try:
-            for result in ordered_map(self._decode_item, enumerate(groups), self.threads):
-                yield self._emit(result)
+            yield from super()._chunks(groups)
         except _SourceError as err:
             # Damage in the compressed data: the chunks before it came out first.
             raise self._source_error(err) from None
-
-    def _decode_item(self, item):
-        index, pieces = item
-        return self._decode(pieces, index)
 
     def _source_error(self, err: _SourceError) -> InputError:
         """Damage in the compressed data, located after the last complete record."""
         chrom, pos = self.last_chrom, self.last_pos
         if err.last_line is not None:
             chrom, pos = _line_location(err.last_line)
-        if chrom is None:
-            return InputError(err.error.what, file=self.path, chrom="first record",
-                              hint=err.error.hint)
-        return InputError(err.error.what + " after this record", file=self.path, chrom=chrom,
-                          pos=pos, hint=err.error.hint)
-
-    def _emit(self, result) -> VariantChunk:
-        chunk, new_contigs = result
-        for c in new_contigs:
-            self._extra_contigs.setdefault(c, None)
-        if chunk.n_variants:
-            self.last_chrom = chunk.chrom[-1]
-            self.last_pos = int(chunk.pos[-1])
-            self.records_read += chunk.n_variants
-        return chunk
+        return self._damage_error(err.error.what, err.error.hint, chrom, pos)
 
     def _line_groups(self, source: TextSource, chunk_variants: int):
         """Lists of (buffer, line starts) holding ``chunk_variants`` records each."""
@@ -284,8 +196,6 @@ class FastVcfReader:
     def _region_groups(self, chunk_variants: int):
         """Lists of (buffer, line starts) holding ``chunk_variants`` records each,
         of the records of each region, as VcfReader reads them."""
-        from genomekit.io.fastbcf import group_runs
-
         self._header_bytes = self._read_header()
         yield from group_runs(self._region_runs(), chunk_variants)
 
@@ -306,47 +216,33 @@ class FastVcfReader:
 
     def _region_runs(self):
         """(buffer, line starts) of runs of consecutive lines to keep, region by region."""
-        from genomekit.io.fastbcf import _runs
         from genomekit.kernels.tabix import region_codes
         from genomekit.kernels.vcfparse import line_starts
 
         end_word = np.frombuffer(b"END=", np.uint8)
         semi_end_word = np.frombuffer(b";END=", np.uint8)
         batch = 65536
-        for region in self.regions:
-            query = parse_region(region, lambda name: self._index_tid.get(name, -1))
-            if query is None:
-                continue
-            tid, beg, end = query
-            span = self._index.query(tid, beg, end)
-            if span is None:
-                continue
+        for tid, beg, end, first, last, span in self._region_queries():
             name = np.frombuffer(self._index.names[tid].encode("latin-1"), np.uint8)
-            first = region.start if region.start is not None else -(1 << 62)
-            last = region.end if region.end is not None else 1 << 62
-            self._source = TextSource(self.path, threads=self.threads, start=span[0],
-                                      stop_block=span[1] >> 16)
-            try:
-                done = False
-                for buf in self._source:
-                    pos = 0
-                    while pos < buf.size and not done:
-                        starts = np.empty(batch + 1, np.int64)
-                        n = line_starts(buf, pos, buf.size, batch, starts)
-                        st = starts[:n + 1]
-                        codes = np.empty(n, np.int8)
-                        kept = region_codes(buf, st, name, beg, end, first, last, end_word,
-                                            semi_end_word, codes)
-                        yield from _runs(buf, st, codes[:kept] == 1)
-                        done = kept < n
-                        pos = int(starts[n])
-                    if done:
-                        break
-            except InputError as e:
-                raise _SourceError(e, None) from None
-            finally:
-                self._source.close()
-                self._source = None
+            with self._span_source(span) as source:
+                try:
+                    done = False
+                    for buf in source:
+                        pos = 0
+                        while pos < buf.size and not done:
+                            starts = np.empty(batch + 1, np.int64)
+                            n = line_starts(buf, pos, buf.size, batch, starts)
+                            st = starts[:n + 1]
+                            codes = np.empty(n, np.int8)
+                            kept = region_codes(buf, st, name, beg, end, first, last, end_word,
+                                                semi_end_word, codes)
+                            yield from kept_runs(buf, st, codes[:kept] == 1)
+                            done = kept < n
+                            pos = int(starts[n])
+                        if done:
+                            break
+                except InputError as e:
+                    raise _SourceError(e, None) from None
 
     def _decode(self, pieces: list, index: int):
         """Decode one chunk; returns (chunk, contigs added to the header)."""
@@ -463,14 +359,8 @@ class FastVcfReader:
                 status[i] = _ERR_NUL
             elif self._gt_in_no_column(lines[i]):
                 status[i] = k.ERR_NO_GT
-        errors = np.flatnonzero(status >= k.FIRST_ERROR)
-        if errors.size:
-            first = int(errors[0])
-            if np.any(status[:first] != k.OK):
-                # htslib might stop at an earlier record: let it decide first.
-                self._fallback(lines[:first], index, chrom, pos, new_contigs)
-            raise self._record_error(lines[first], int(status[first]), int(detail[first]))
-        return self._fallback(lines, index, chrom, pos, new_contigs)
+        return self._settle(lines, status, detail,
+                            lambda some: self._fallback(some, index, chrom, pos, new_contigs))
 
     def _gt_in_no_column(self, line: bytes) -> bool:
         """Whether FORMAT names GT while none of the kept sample columns has it."""
@@ -495,28 +385,12 @@ class FastVcfReader:
             head = header.splitlines(keepends=True)
             declared = [b"##contig=<ID=" + c.encode() + b">\n" for c in new_contigs]
             header = b"".join(head[:-1] + declared + head[-1:])
-        try:
-            got, n_read = read_with_htslib(header, lines, ".vcf", self.samples,
-                                           self.format_fields, self._verbose)
-        except HtslibFailure as f:
-            raise self._fallback_error(f.error, lines, f.n_read) from None
+        got, n_read = self._read_with_htslib(header, lines)
         if len(got) != 1 or got[0].n_variants != len(lines):
             raise InputError(f"htslib read {n_read} records from {len(lines)} "
                              "lines", file=self.path, chrom=chrom[0], pos=int(pos[0]),
                              hint=_HINT)
         return dataclasses.replace(got[0], index=index)
-
-    def _fallback_error(self, e: InputError, lines: list[bytes], n_read: int | None):
-        """VcfReader's error on the temporary file, located in the input file."""
-        what = e.what.removesuffix(" after this record")
-        if n_read is None:
-            row = 0
-        elif e.what.startswith("cannot decode record"):
-            row = max(0, n_read - 1)  # VcfReader counts a record before decoding it
-        else:
-            row = min(n_read, len(lines) - 1)
-        chrom, pos = _line_location(lines[row]) if lines else (None, None)
-        return InputError(what, file=self.path, chrom=chrom, pos=pos, hint=e.hint or _HINT)
 
     def _record_error(self, line: bytes, code: int, col: int) -> InputError:
         from genomekit.kernels import vcfparse as k
@@ -601,93 +475,6 @@ class _HeaderReader:
 
     def text(self) -> bytes:
         return b"".join(self.parts)
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
-class HtslibFailure(Exception):
-    """VcfReader's InputError on a temporary file, and how many records it had read."""
-
-    def __init__(self, error: InputError, n_read: int | None):
-        super().__init__(error.what)
-        self.error = error
-        self.n_read = n_read
-
-
-def read_with_htslib(header: bytes, records: list[bytes], suffix: str, samples, format_fields,
-                     verbose: bool) -> tuple[list[VariantChunk], int]:
-    """Decode ``records`` with VcfReader from a temporary file holding ``header`` and them
-    (``suffix`` .vcf or .bcf): (its chunks, records it read). Raises HtslibFailure."""
-    fd, tmp = tempfile.mkstemp(prefix="genomekit-", suffix=suffix)
-    reader = None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(header)
-            fh.writelines(records)
-        try:
-            reader = VcfReader(tmp, samples=samples, format_fields=format_fields,
-                               verbose=verbose)
-            got = list(reader.chunks(chunk_variants=max(1, len(records))))
-        except InputError as e:
-            raise HtslibFailure(e, None if reader is None else reader.records_read) from None
-        finally:
-            if reader is not None:
-                reader.close()
-    finally:
-        os.unlink(tmp)
-    return got, reader.records_read
-
-
-def records_in_index(path: str) -> int | None:
-    """Number of records the index of ``path`` counts (for progress), or None."""
-    import cyvcf2
-
-    if _index_path(path) is None:
-        return None
-    try:
-        vcf = cyvcf2.VCF(path)
-        try:
-            return int(vcf.num_records)
-        finally:
-            vcf.close()
-    except Exception:
-        return None
-
-
-def _index_path(path: str) -> str | None:
-    for ext in (".tbi", ".csi"):
-        if os.path.exists(path + ext):
-            return path + ext
-    return None
-
-
-def _format_ids(raw_header: str) -> set[str]:
-    # As VcfReader reads them, so that both engines agree on what is declared.
-    ids = set()
-    for line in raw_header.splitlines():
-        if line.startswith("##FORMAT=<"):
-            for part in line[len("##FORMAT=<"):].split(","):
-                if part.startswith("ID="):
-                    ids.add(part[3:].rstrip(">"))
-                    break
-    return ids
-
-
-def _contigs(raw_header: str) -> list[tuple[str, int | None]]:
-    # As VcfReader.contigs() reads them.
-    out = []
-    for line in raw_header.splitlines():
-        if line.startswith("##contig=<"):
-            fields = dict(
-                kv.split("=", 1) for kv in line[len("##contig=<"):-1].split(",") if "=" in kv
-            )
-            if "ID" in fields:
-                length = fields.get("length")
-                out.append((fields["ID"], int(length) if length and length.isdigit() else None))
-    return out
 
 
 def _lines(pieces) -> list[bytes]:
