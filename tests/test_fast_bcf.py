@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
-import pickle
 import struct
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +23,7 @@ from genomekit.io.readers import open_reader
 from genomekit.io.vcf import VcfReader
 from tests import naive
 from tests.conftest import assert_one_error_line, run_freq
+from tests.fast_readers import assert_files_match_vcfreader
 from tests.test_fast_decoder import (
     COHORTS,
     CORPUS,
@@ -546,46 +543,6 @@ def test_freq_engines_identical_on_bcf(cohort, tmp_path):
 
 # The shared corpus, converted to BCF -------------------------------------------------
 
-_CORPUS_WORKER = """
-import json, os, pickle, sys
-from genomekit.errors import GenomekitError
-from genomekit.io.vcf import VcfReader
-out, kwargs = sys.argv[1], json.loads(sys.argv[2])
-for i, path in enumerate(sys.argv[3:]):
-    print(path, flush=True)
-    try:
-        reader = VcfReader(path, **kwargs)
-        result = ("ok", list(reader.chunks(7)))
-    except GenomekitError as e:
-        result = ("error", e.message())
-    except Exception as e:
-        result = ("exception", repr(e))
-    with open(os.path.join(out, f"{abs(hash(path))}.pkl"), "wb") as fh:
-        pickle.dump((path, result), fh)
-"""
-
-
-def _corpus_reference(files, kwargs, folder):
-    """VcfReader's result on every file, in subprocesses that may crash ('crash')."""
-    todo = list(files)
-    results = {}
-    while todo:
-        proc = subprocess.run([sys.executable, "-c", _CORPUS_WORKER, folder,
-                               json.dumps(kwargs)] + todo, capture_output=True, text=True)
-        started = [line for line in proc.stdout.splitlines() if line]
-        if proc.returncode == 0:
-            break
-        last = started[-1] if started else todo[0]
-        results[last] = ("crash", proc.returncode)
-        todo = todo[todo.index(last) + 1:]
-    for name in os.listdir(folder):
-        if name.endswith(".pkl"):
-            with open(os.path.join(folder, name), "rb") as fh:
-                path, result = pickle.load(fh)
-            results.setdefault(path, result)
-    return results
-
-
 @pytest.fixture(scope="module")
 def corpus_bcfs(tmp_path_factory):
     """Every corpus file bcftools converts, as BCF (and the corpus's own BCF files)."""
@@ -607,21 +564,6 @@ def corpus_bcfs(tmp_path_factory):
 
 @pytest.mark.parametrize("kwargs", [{}, {"format_fields": FIELDS}])
 def test_corpus_as_bcf(corpus_bcfs, tmp_path, kwargs):
-    reference = _corpus_reference(corpus_bcfs, kwargs, str(tmp_path))
-    compared = 0
-    for path in corpus_bcfs:
-        kind, *detail = reference[path]
-        try:
-            got = list(FastBcfReader(path, **kwargs).chunks(7))
-            outcome = "ok"
-        except UsageError:
-            continue  # not BCF 2.2: the auto engine gives it to htslib
-        except GenomekitError:
-            outcome = "error"
-        if kind == "ok":
-            assert outcome == "ok", path
-            assert_same(got, detail[0])
-            compared += 1
-        else:
-            assert outcome == "error", (path, kind, detail)
-    assert compared > 100
+    # Files not in BCF 2.2 are refused (UsageError): the auto engine gives them to htslib.
+    assert_files_match_vcfreader(FastBcfReader, corpus_bcfs, kwargs, str(tmp_path),
+                                 refused=UsageError)

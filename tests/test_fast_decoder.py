@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import os
-import pickle
 import shutil
-import subprocess
-import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -25,6 +21,7 @@ from genomekit.io import bgzf
 from genomekit.io.fastvcf import FastVcfReader
 from genomekit.io.readers import open_reader
 from genomekit.io.vcf import Region, VcfReader
+from tests.fast_readers import assert_files_match_vcfreader, assert_same
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -45,27 +42,6 @@ FIELDS = ["GQ", "DP", "AD"]
 
 
 # Helpers -----------------------------------------------------------------------
-
-
-def assert_same(fast, ref):
-    """Chunks equal in every field, dtypes included."""
-    fast, ref = list(fast), list(ref)
-    assert len(fast) == len(ref)
-    for a, b in zip(fast, ref, strict=True):
-        assert a.index == b.index
-        assert a.chrom == b.chrom
-        assert a.ids == b.ids
-        assert a.ref == b.ref
-        assert a.alts == b.alts
-        for name in ("pos", "n_alleles", "gt", "gq", "dp", "ad"):
-            x, y = getattr(a, name), getattr(b, name)
-            assert (x is None) == (y is None), name
-            if x is None:
-                continue
-            assert x.dtype == y.dtype, name
-            assert x.shape == y.shape, name
-            assert np.array_equal(x, y), name
-            assert x.flags.c_contiguous, name
 
 
 def read_both(path, chunk_variants=None, threads=1, **kwargs):
@@ -618,67 +594,13 @@ def test_random_damage_in_sample_columns(text, chunk_variants):
 
 # The shared corpus ---------------------------------------------------------------
 
-_CORPUS_WORKER = """
-import json, os, pickle, sys
-from genomekit.errors import GenomekitError
-from genomekit.io.vcf import VcfReader
-out, kwargs = sys.argv[1], json.loads(sys.argv[2])
-for i, path in enumerate(sys.argv[3:]):
-    print(path, flush=True)
-    try:
-        reader = VcfReader(path, **kwargs)
-        result = ("ok", list(reader.chunks(7)))
-    except GenomekitError as e:
-        result = ("error", e.message())
-    except Exception as e:
-        result = ("exception", repr(e))
-    with open(os.path.join(out, f"{abs(hash(path))}.pkl"), "wb") as fh:
-        pickle.dump((path, result), fh)
-"""
-
-
-def _corpus_reference(files, kwargs, folder):
-    """VcfReader's result on every file, in subprocesses that may crash ('crash')."""
-    todo = list(files)
-    results = {}
-    while todo:
-        proc = subprocess.run([sys.executable, "-c", _CORPUS_WORKER, folder,
-                               json.dumps(kwargs)] + todo, capture_output=True, text=True)
-        started = [line for line in proc.stdout.splitlines() if line]
-        if proc.returncode == 0:
-            break
-        last = started[-1] if started else todo[0]
-        results[last] = ("crash", proc.returncode)
-        todo = todo[todo.index(last) + 1:]
-    for name in os.listdir(folder):
-        with open(os.path.join(folder, name), "rb") as fh:
-            path, result = pickle.load(fh)
-        results.setdefault(path, result)
-    return results
-
-
 @pytest.mark.parametrize("kwargs", [{}, {"format_fields": FIELDS}])
 def test_corpus(tmp_path, kwargs):
     if not CORPUS.is_dir():
         pytest.skip("no ../shared/corpus")
     files = sorted(str(p) for p in CORPUS.rglob("*") if p.is_file()
                    and p.suffix not in (".md", ".tbi", ".csi") and bgzf.sniff(str(p)) != "bcf")
-    reference = _corpus_reference(files, kwargs, str(tmp_path))
-    compared = 0
-    for path in files:
-        kind, *detail = reference[path]
-        try:
-            got = list(FastVcfReader(path, **kwargs).chunks(7))
-            outcome = "ok"
-        except GenomekitError:
-            outcome = "error"
-        if kind == "ok":
-            assert outcome == "ok", path
-            assert_same(got, detail[0])
-            compared += 1
-        else:
-            assert outcome == "error", (path, kind, detail)
-    assert compared > 100
+    assert_files_match_vcfreader(FastVcfReader, files, kwargs, str(tmp_path))
 
 
 # Larger inputs ---------------------------------------------------------------------

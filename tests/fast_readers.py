@@ -1,0 +1,100 @@
+"""Checks shared by the tests of the fast readers (FastVcfReader, FastBcfReader): VcfReader
+(cyvcf2/htslib) is the oracle, on single files and on the whole shared corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+
+from genomekit.errors import GenomekitError
+
+
+def assert_same(fast, ref):
+    """Chunks equal in every field, dtypes included."""
+    fast, ref = list(fast), list(ref)
+    assert len(fast) == len(ref)
+    for a, b in zip(fast, ref, strict=True):
+        assert a.index == b.index
+        assert a.chrom == b.chrom
+        assert a.ids == b.ids
+        assert a.ref == b.ref
+        assert a.alts == b.alts
+        for name in ("pos", "n_alleles", "gt", "gq", "dp", "ad"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None) == (y is None), name
+            if x is None:
+                continue
+            assert x.dtype == y.dtype, name
+            assert x.shape == y.shape, name
+            assert np.array_equal(x, y), name
+            assert x.flags.c_contiguous, name
+
+
+_VCFREADER_WORKER = """
+import json, os, pickle, sys
+from genomekit.errors import GenomekitError
+from genomekit.io.vcf import VcfReader
+out, kwargs = sys.argv[1], json.loads(sys.argv[2])
+for i, path in enumerate(sys.argv[3:]):
+    print(path, flush=True)
+    try:
+        reader = VcfReader(path, **kwargs)
+        result = ("ok", list(reader.chunks(7)))
+    except GenomekitError as e:
+        result = ("error", e.message())
+    except Exception as e:
+        result = ("exception", repr(e))
+    with open(os.path.join(out, f"{abs(hash(path))}.pkl"), "wb") as fh:
+        pickle.dump((path, result), fh)
+"""
+
+
+def vcfreader_results(files, kwargs, folder) -> dict:
+    """VcfReader's result on every file, in subprocesses that may crash ('crash')."""
+    todo = list(files)
+    results = {}
+    while todo:
+        proc = subprocess.run([sys.executable, "-c", _VCFREADER_WORKER, folder,
+                               json.dumps(kwargs)] + todo, capture_output=True, text=True)
+        started = [line for line in proc.stdout.splitlines() if line]
+        if proc.returncode == 0:
+            break
+        last = started[-1] if started else todo[0]
+        results[last] = ("crash", proc.returncode)
+        todo = todo[todo.index(last) + 1:]
+    for name in os.listdir(folder):
+        if name.endswith(".pkl"):
+            with open(os.path.join(folder, name), "rb") as fh:
+                path, result = pickle.load(fh)
+            results.setdefault(path, result)
+    return results
+
+
+def assert_files_match_vcfreader(reader_type, files, kwargs, folder, *, refused=()) -> None:
+    """``reader_type(path, **kwargs)`` gives VcfReader's chunks on every file VcfReader
+    reads, and an error on every file VcfReader rejects or crashes on; more than 100
+    files compared. Files it refuses with an exception of ``refused`` are passed over.
+    ``folder`` is an empty folder for the results of VcfReader's subprocesses."""
+    reference = vcfreader_results(files, kwargs, folder)
+    compared = 0
+    for path in files:
+        kind, *detail = reference[path]
+        try:
+            got = list(reader_type(path, **kwargs).chunks(7))
+            outcome = "ok"
+        except refused:
+            continue
+        except GenomekitError:
+            outcome = "error"
+        if kind == "ok":
+            assert outcome == "ok", path
+            assert_same(got, detail[0])
+            compared += 1
+        else:
+            assert outcome == "error", (path, kind, detail)
+    assert compared > 100
