@@ -175,32 +175,75 @@ def test_counts_match_samtools_mpileup(bams, tmp_path):
     """Against the samtools bundled with pysam (the htslib that reads our counts): samtools
     1.16's htslib counts both mates of a pair where one has a deletion at the site and the
     other a base; htslib 1.24 keeps one of them."""
+    from genomekit.commands._common import open_input
+    from genomekit.io.pileup import count_bases
+
+    reader, _ = open_input(bams["vcf"])
+    panel = command.select_panel(reader, command.Settings(), 1, True)
+    bam = bams["contaminated"]  # two samples' reads: every kind of count occurs
+    for mapq, baseq in ((20, 13), (0, 0), (30, 30)):
+        got = count_bases(bam, panel.chrom, panel.pos, panel.ref, panel.alt, min_mapq=mapq,
+                          min_baseq=baseq)
+        want = _mpileup_counts(bam, panel.chrom, panel.pos, panel.ref, panel.alt, mapq, baseq,
+                               tmp_path)
+        assert [got.ref.tolist(), got.alt.tolist(), got.other.tolist()] == want
+        assert got.other.sum() > 0 and got.alt.sum() > 0
+
+
+def _mpileup_counts(bam, chrom, pos, ref, alt, mapq, baseq, tmp_path):
+    """[REF, ALT, other] reads per site, from the samtools bundled with pysam."""
     import pysam.samtools
+
+    sites = tmp_path / "sites.tsv"
+    sites.write_text("".join(f"{c}\t{p}\n" for c, p in sorted(set(zip(chrom, pos))) if p >= 1))
+    out = pysam.samtools.mpileup("-B", "-A", "-d", "0", "-Q", str(baseq), "-q", str(mapq),
+                                 "--ff", "UNMAP,SECONDARY,QCFAIL,DUP,SUPPLEMENTARY",
+                                 "-l", str(sites), bam)
+    bases = {}
+    for line in out.splitlines():
+        f = line.split("\t")
+        bases[(f[0], int(f[1]))] = _pileup_bases(f[4])
+    want: list[list[int]] = [[], [], []]
+    for k, (c, p) in enumerate(zip(chrom, pos)):
+        b = bases.get((c, int(p)), "")
+        n_ref, n_alt = b.count(ref[k]), b.count(alt[k])
+        for i, n in enumerate((n_ref, n_alt, sum(b.count(x) for x in "ACGT") - n_ref - n_alt)):
+            want[i].append(n)
+    return want
+
+
+def test_counts_in_any_site_order(bams, tmp_path):
+    """Sites in any order, several ALTs at one position, and positions outside the contig
+    (0, past its end) or on a contig the BAM lacks: counts as samtools mpileup gives them."""
+    import pysam
 
     from genomekit.commands._common import open_input
     from genomekit.io.pileup import count_bases
 
     reader, _ = open_input(bams["vcf"])
     panel = command.select_panel(reader, command.Settings(), 1, True)
-    sites = tmp_path / "sites.tsv"
-    sites.write_text("".join(f"{c}\t{p}\n" for c, p in zip(panel.chrom, panel.pos)))
-    bam = bams["contaminated"]  # two samples' reads: every kind of count occurs
-    for mapq, baseq in ((20, 13), (0, 0), (30, 30)):
-        got = count_bases(bam, panel.chrom, panel.pos, panel.ref, panel.alt, min_mapq=mapq,
-                          min_baseq=baseq)
-        out = pysam.samtools.mpileup("-B", "-A", "-d", "0", "-Q", str(baseq), "-q", str(mapq),
-                                     "--ff", "UNMAP,SECONDARY,QCFAIL,DUP,SUPPLEMENTARY",
-                                     "-l", str(sites), bam)
-        bases = {}
-        for line in out.splitlines():
-            f = line.split("\t")
-            bases[(f[0], int(f[1]))] = _pileup_bases(f[4])
-        for k, (c, p) in enumerate(zip(panel.chrom, panel.pos)):
-            b = bases.get((c, int(p)), "")
-            ref, alt = b.count(panel.ref[k]), b.count(panel.alt[k])
-            other = sum(b.count(x) for x in "ACGT") - ref - alt
-            assert (ref, alt, other) == (got.ref[k], got.alt[k], got.other[k]), (c, p, b)
-        assert got.other.sum() > 0 and got.alt.sum() > 0
+    bam = bams["contaminated"]
+    chrom, pos, ref, alt = list(panel.chrom), panel.pos.tolist(), list(panel.ref), list(panel.alt)
+    for k in range(0, len(pos), 10):  # the same site with the third base as ALT
+        chrom.append(chrom[k])
+        pos.append(pos[k])
+        ref.append(ref[k])
+        alt.append(next(b for b in "ACGT" if b not in (ref[k], alt[k])))
+    length = pysam.AlignmentFile(bam).get_reference_length(chrom[0])
+    chrom += [chrom[0], chrom[0], chrom[0], "no_such_contig"]
+    pos += [0, length + 1, 2**40, 100]
+    ref += ["A"] * 4
+    alt += ["C"] * 4
+    order = np.random.default_rng(5).permutation(len(pos))
+    got = count_bases(bam, [chrom[i] for i in order], np.array(pos)[order],
+                      [ref[i] for i in order], [alt[i] for i in order], min_mapq=20,
+                      min_baseq=13)
+    want = _mpileup_counts(bam, chrom, pos, ref, alt, 20, 13, tmp_path)
+    back = np.argsort(order)
+    assert [got.ref[back].tolist(), got.alt[back].tolist(), got.other[back].tolist()] == want
+    # The second site at each shared position has reads; the order was shuffled.
+    assert got.ref[back][len(panel.pos):-4].sum() > 0
+    assert np.diff(np.array(pos)[order]).min() < 0
 
 
 def test_best_match_agrees_with_bcftools_gtcheck(bams, tmp_path):
@@ -341,8 +384,72 @@ def test_errors_are_one_line(bams, tmp_path, case):
         r = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args[:2]], str(renamed), "-o",
                 str(tmp_path / "y"))
         assert r.returncode == 0, r.stderr
-        assert "no reads at any of the" in r.stderr
+        assert "fingerprint sites is on a contig of the BAM (sites on chr1, chr2; BAM " \
+            "contigs 1, 2" in r.stderr
         row = pl.read_parquet(tmp_path / "y.fingerprint.parquet").row(0, named=True)
         assert row["n_sites_with_reads"] == 0 and row["result"] == "inconclusive"
+        # No sample has a LOD term: none is the best match.
+        assert row["best_sample"] is None and row["lod_best"] is None
+        assert row["second_sample"] is None and row["contamination"] is None
         return
     assert_one_error_line(tmp_path, args, code, text)
+
+
+def test_no_reads_at_the_sites_is_a_warning(bams, tmp_path):
+    """Sites on the BAM's contigs but past the reads (150 kb from the first site): a warning
+    saying so, and rows of no evidence."""
+    end = bams["sim"].spans["chr1"][1]
+    r = cli("fingerprint", bams["vcf"], bams["paths"][0], "-o", str(tmp_path / "f"), "-r",
+            f"chr1:{end + 1000}-")
+    assert r.returncode == 0, r.stderr
+    assert "no reads at any of the" in r.stderr and "another region" in r.stderr
+    row = pl.read_parquet(tmp_path / "f.fingerprint.parquet").row(0, named=True)
+    assert row["n_sites"] > 0 and row["n_sites_with_reads"] == 0
+    assert row["best_sample"] is None and row["result"] == "inconclusive"
+
+
+_HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=200000>
+##contig=<ID=chrX,length=200000>
+##contig=<ID=chrM,length=16569>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT"""
+
+
+def _vcf(tmp_path, records, samples=("S1", "S2", "S3")) -> str:
+    path = tmp_path / "in.vcf"
+    lines = [_HEADER + "".join("\t" + s for s in samples)] if samples else \
+        [_HEADER.rsplit("\t", 1)[0]]
+    lines += ["\t".join(r.split()) for r in records]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("case, records, text", [
+    ("sites_only", ["chr1 100 . A G . . ."], "no samples (a sites-only VCF)"),
+    ("no_records", [], "no fingerprint site: no records — "),
+    ("indels_only", ["chr1 100 . A AG . . . GT 0/1 0/0 1/1",
+                     "chr1 200 . CT C . . . GT 0/1 0/0 1/1"],
+     "no fingerprint site: no biallelic SNV among the 2 records — "),
+    ("multiallelic", ["chr1 100 . A G,T . . . GT 0/1 0/2 1/1"],
+     "no fingerprint site: no biallelic SNV among the 1 record — "),
+    ("odd_contigs", ["chrX 100 . A G . . . GT 0/1 0/0 1/1", "chrM 200 . C T . . . GT 0/1 0/0 1/1"],
+     "no biallelic SNV on an autosome: the 2 SNVs are on chrX, chrM — "),
+    ("no_gt", ["chr1 100 . A G . . . DP 5 6 7", "chr1 200 . C T . . . DP 5 6 7"],
+     "no complete diploid GT call at the 2 biallelic autosomal SNVs — "),
+    ("haploid", ["chr1 100 . A G . . . GT 0 1 1"],
+     "no complete diploid GT call at the 1 biallelic autosomal SNV — "),
+    ("monomorphic", ["chr1 100 . A G . . . GT 0/0 0/0 0/0", "chr1 200 . C T . . . GT 0/0 ./. 0/0"],
+     "no site with MAF >= 0.05 and call rate >= 0.9 among the 2 called biallelic autosomal "
+     "SNVs — lower --maf"),
+    ("allele_index", ["chr1 100 . A G . . . GT 0/1 0/0 0/1", "chr1 200 . C T . . . GT 1/2 0/0 0/0",
+                      "chr1 300 . C T . . . GT 0/5 0/0 0/0"],
+     "in.vcf:chr1:200: genotype allele index beyond the 2 alleles of the record"),
+])
+def test_vcf_problems_are_one_line(bams, tmp_path, case, records, text):
+    """VCFs fingerprint cannot use: one line saying which filter left no site, or the first
+    malformed record."""
+    vcf = _vcf(tmp_path, records, samples=() if case == "sites_only" else ("S1", "S2", "S3"))
+    assert_one_error_line(tmp_path, ["fingerprint", vcf, bams["paths"][0], "-o", "{tmp}/x"], 1,
+                          text)

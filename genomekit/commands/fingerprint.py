@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
+    allele_index_error,
     autosome_mask,
     check_selection,
     check_threads,
@@ -104,6 +105,10 @@ class Panel:
     samples: list[str]
     n_candidates: int
     n_records: int
+    n_snvs: int = 0  # biallelic SNVs read
+    n_autosomal: int = 0  # ... of them on autosomes
+    n_called: int = 0  # ... of those with a complete diploid call
+    snv_contigs: tuple[str, ...] = ()  # the contigs of the biallelic SNVs read
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,17 @@ def run(vcf: str, bams: list[str], out: str, *, manifest: str | None = None,
                                      samples_file=samples_file,
                                      exclude_samples_file=exclude_samples_file, engine=engine,
                                      threads=threads, quiet=quiet)
+        if not reader.samples:
+            reader.close()
+            selected = samples_file or exclude_samples_file
+            raise InputError(
+                "no samples left after -S/--exclude-samples" if selected else
+                "no samples (a sites-only VCF): no genotypes to compare the BAMs with", file=vcf,
+                hint="check the sample lists" if selected else
+                "give the cohort VCF with its samples' genotypes")
         panel = select_panel(reader, cfg, threads, quiet, chunk_variants)
         if not len(panel.pos):
-            raise InputError(f"no fingerprint site: no biallelic autosomal SNV with MAF >= "
-                             f"{cfg.maf} and call rate >= {cfg.min_call_rate}", file=vcf,
-                             hint="lower --maf or --min-call-rate, or widen -r/-R")
+            raise _no_sites_error(vcf, panel, cfg, bool(regions))
         rows, results = _score_all(entries, declared, panel, cfg, reference, files, outputs,
                                    fmt, all_pairs, threads, quiet)
         summary = {
@@ -179,7 +190,7 @@ def run(vcf: str, bams: list[str], out: str, *, manifest: str | None = None,
             "command_line": command_line,
             "inputs": input_summary([vcf]) + [
                 {**s, "declared_sample": d} for s, d in
-                zip(input_summary([e.path for e in entries]), (d for d, _ in declared))],
+                zip(input_summary([e.path for e in entries]), (d[0] for d in declared))],
             "n_samples": len(panel.samples),
             "regions": [str(r) for r in regions] if regions else None,
             "sites": {"records_read": panel.n_records, "candidates": panel.n_candidates,
@@ -199,19 +210,50 @@ def run(vcf: str, bams: list[str], out: str, *, manifest: str | None = None,
     return summary
 
 
-def _declared(entry: BamInput, reference) -> tuple[str, list[str]]:
+def _no_sites_error(vcf: str, panel: Panel, cfg: Settings, regions: bool) -> InputError:
+    """Why the VCF gave no fingerprint site: the first filter that left none."""
+    where = " in the regions read" if regions else ""
+    if panel.n_records == 0:
+        what, hint = f"no records{where}", "widen -r/-R" if regions else \
+            "give the cohort VCF with its SNP calls"
+    elif panel.n_snvs == 0:
+        what, hint = (f"no biallelic SNV among the {_n(panel.n_records, 'record')}{where}",
+                      "give the cohort VCF with its SNP calls")
+    elif panel.n_autosomal == 0:
+        contigs = ", ".join(panel.snv_contigs[:5]) + (", ..." if len(panel.snv_contigs) > 5
+                                                      else "")
+        what, hint = (f"no biallelic SNV on an autosome: the {_n(panel.n_snvs, 'SNV')}{where} "
+                      f"{'is' if panel.n_snvs == 1 else 'are'} on {contigs}",
+                      "fingerprinting uses the autosomes 1-22 (or chr1-chr22)")
+    elif panel.n_called == 0:
+        what, hint = ("no complete diploid GT call at the "
+                      f"{_n(panel.n_autosomal, 'biallelic autosomal SNV')}{where}",
+                      "give a VCF with the samples' genotypes (FORMAT/GT)")
+    else:
+        what, hint = (f"no site with MAF >= {cfg.maf} and call rate >= {cfg.min_call_rate} "
+                      f"among the {_n(panel.n_called, 'called biallelic autosomal SNV')}{where}",
+                      "lower --maf or --min-call-rate, or widen -r/-R")
+    return InputError(f"no fingerprint site: {what}", file=vcf, hint=hint)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _declared(entry: BamInput, reference) -> tuple[str, list[str], list[str]]:
+    """(declared sample, SM values of the read groups, contigs) of a BAM."""
     from genomekit.io.pileup import read_groups
 
     if not os.path.isfile(entry.path):
         raise InputError("no such file", file=entry.path, hint="check the path")
-    sm, _ = read_groups(entry.path, reference)
+    sm, contigs = read_groups(entry.path, reference)
     if entry.declared is not None:
-        return entry.declared, sm
+        return entry.declared, sm, contigs
     if len(sm) != 1:
         what = "no read group with SM" if not sm else f"read groups of {len(sm)} samples"
         raise InputError(f"{what}: cannot tell which sample it is declared to be",
                          file=entry.path, hint="give it in --manifest (SAMPLE<TAB>BAM)")
-    return sm[0], sm
+    return sm[0], sm, contigs
 
 
 # The panel ---------------------------------------------------------------------------
@@ -227,11 +269,19 @@ class _PanelJob:
     min_call_rate: float
 
     def __call__(self, chunk):
+        """(chunk, panel rows of it, their dosages, ALT frequencies and hashes, and the
+        counts of _Counts), or the InputError of the first call naming an allele its record
+        lacks."""
         n_samples = chunk.gt.shape[1]
+        if chunk.gt.size:
+            bad = np.flatnonzero(chunk.gt.max(axis=(1, 2)) >= chunk.n_alleles)
+            if len(bad):
+                return allele_index_error(chunk, int(bad[0]))
         snv = np.array([len(r) == 1 and r.upper() in _BASES and len(a) == 1
                         and a[0].upper() in _BASES for r, a in zip(chunk.ref, chunk.alts)],
                        dtype=bool) if chunk.n_variants else np.zeros(0, bool)
-        keep = (chunk.n_alleles == 2) & snv & autosome_mask(chunk)
+        snv &= chunk.n_alleles == 2
+        keep = snv & autosome_mask(chunk)
         idx = np.flatnonzero(keep)
         gt = chunk.gt[idx]
         if gt.shape[2] < 2:  # a chunk of haploid calls only
@@ -241,6 +291,8 @@ class _PanelJob:
             diploid &= np.all(gt[:, :, 2:] == -2, axis=2)
         dosage = np.where(diploid, gt[:, :, 0] + gt[:, :, 1], -1).astype(np.int8)
         n_called = diploid.sum(axis=1)
+        counts = _Counts(int(snv.sum()), len(idx), int((n_called > 0).sum()),
+                         tuple(dict.fromkeys(chunk.chrom[i] for i in np.flatnonzero(snv))))
         alt_copies = np.where(diploid, dosage, 0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             p = alt_copies / (2.0 * n_called)
@@ -249,7 +301,17 @@ class _PanelJob:
         idx, dosage, p = idx[ok], dosage[ok], p[ok]
         hashes = np.array([_site_hash(chunk.chrom[i], int(chunk.pos[i]), chunk.ref[i],
                                       chunk.alts[i][0]) for i in idx], dtype=np.int64)
-        return chunk, idx, dosage, p, hashes
+        return chunk, idx, dosage, p, hashes, counts
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Records of a chunk at each step of the panel filters (for the no-site message)."""
+
+    snvs: int
+    autosomal: int
+    called: int
+    snv_contigs: tuple[str, ...]
 
 
 def select_panel(reader, cfg: Settings, threads: int, quiet: bool,
@@ -260,13 +322,22 @@ def select_panel(reader, cfg: Settings, threads: int, quiet: bool,
     chunking, threads or regions read), in file order."""
     parts: list[tuple] = []
     kept = 0
-    n_candidates = n_records = 0
+    n_candidates = n_records = n_snvs = n_autosomal = n_called = 0
+    snv_contigs: dict[str, None] = {}
     order = 0
     progress = Progress("fingerprint sites", quiet=quiet)
     try:
-        for chunk, idx, dosage, p, hashes in ordered_map(
-                _PanelJob(cfg.maf, cfg.min_call_rate), reader.chunks(chunk_variants), threads):
+        for result in ordered_map(_PanelJob(cfg.maf, cfg.min_call_rate),
+                                  reader.chunks(chunk_variants), threads):
+            if isinstance(result, InputError):
+                result.file = reader.path
+                raise result
+            chunk, idx, dosage, p, hashes, counts = result
             n_records += chunk.n_variants
+            n_snvs += counts.snvs
+            n_autosomal += counts.autosomal
+            n_called += counts.called
+            snv_contigs.update(dict.fromkeys(counts.snv_contigs))
             n_candidates += len(idx)
             if len(idx):
                 parts.append(([chunk.chrom[i] for i in idx], chunk.pos[idx],
@@ -287,7 +358,7 @@ def select_panel(reader, cfg: Settings, threads: int, quiet: bool,
          None, None)
     return Panel(list(chrom), np.asarray(pos, dtype=np.int64), list(ref), list(alt),
                  np.asarray(p, dtype=np.float64), np.ascontiguousarray(dosage), samples,
-                 n_candidates, n_records)
+                 n_candidates, n_records, n_snvs, n_autosomal, n_called, tuple(snv_contigs))
 
 
 def _smallest(parts, k):
@@ -308,6 +379,22 @@ def _smallest(parts, k):
 
 # Scoring -----------------------------------------------------------------------------
 
+def _no_reads_message(bam: str, panel: Panel, bam_contigs: list[str]) -> str:
+    """The warning for a BAM without reads at any panel site, saying why if the contig names
+    tell."""
+    on = list(dict.fromkeys(panel.chrom))
+    if set(on) & set(bam_contigs):
+        return (f"{bam}: no reads at any of the {len(panel.pos)} fingerprint sites "
+                "(another region, or reads filtered by --min-mapq/--min-baseq?)")
+
+    def some(names):
+        return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+    return (f"{bam}: none of the {len(panel.pos)} fingerprint sites is on a contig of the "
+            f"BAM (sites on {some(on)}; BAM contigs {some(bam_contigs) or 'none'}): another "
+            "reference, or other contig names?")
+
+
 @dataclass(frozen=True)
 class _BamJob:
     panel: Panel
@@ -324,7 +411,7 @@ class _BamJob:
             rank,
         )
 
-        entry, (declared, sm) = item
+        entry, (declared, sm, _) = item
         panel, cfg = self.panel, self.cfg
         counts = count_bases(entry.path, panel.chrom, panel.pos, panel.ref, panel.alt,
                              min_mapq=cfg.min_mapq, min_baseq=cfg.min_baseq,
@@ -362,8 +449,7 @@ def _score_all(entries, declared, panel, cfg, reference, files, outputs, fmt, al
                 ordered_map(_BamJob(panel, cfg, reference), list(zip(entries, declared)),
                             threads)):
             if with_reads == 0:
-                warn(f"{entry.path}: no reads at any of the {len(panel.pos)} fingerprint "
-                     "sites (other contig names, or another region?)", quiet)
+                warn(_no_reads_message(entry.path, panel, d[2]), quiet)
             rows.append(row)
             if pairs is not None:
                 pairs.write(pairs_table(entry.path, d[0], panel.samples, cmp))

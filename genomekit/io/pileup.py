@@ -52,9 +52,11 @@ def read_groups(path: str, reference: str | None = None) -> tuple[list[str], lis
 
 def count_bases(path: str, chrom: list[str], pos: np.ndarray, ref: list[str], alt: list[str], *,
                 min_mapq: int, min_baseq: int, reference: str | None = None) -> SiteCounts:
-    """Base counts at the sites (1-based ``pos``, sorted within each contig).
+    """Base counts at the sites (1-based ``pos``, in any order; several sites may share a
+    position).
 
-    Sites on contigs the file does not have count nothing. The file needs an index.
+    Sites on contigs the file does not have, or outside the contig's length, count nothing.
+    The file needs an index.
     """
     import pysam
 
@@ -69,42 +71,51 @@ def count_bases(path: str, chrom: list[str], pos: np.ndarray, ref: list[str], al
         if not bam.has_index():
             raise InputError("no index (.bai/.csi/.crai)", file=path,
                              hint="index it: samtools index")
-        known = set(bam.references)
+        length = dict(zip(bam.references, bam.lengths))
+        # Sites the file can have reads at, grouped by contig and sorted by position.
+        order = sorted((k for k in range(n) if 1 <= pos[k] <= length.get(chrom[k], 0)),
+                       key=lambda k: (chrom[k], int(pos[k])))
         i = 0
-        while i < n:
+        while i < len(order):
             j = i + 1
-            while j < n and chrom[j] == chrom[i] and pos[j] - pos[j - 1] <= _CLUSTER_BP:
+            while j < len(order) and chrom[order[j]] == chrom[order[i]] \
+                    and pos[order[j]] - pos[order[j - 1]] <= _CLUSTER_BP:
                 j += 1
-            if chrom[i] in known:
-                _count_cluster(bam, chrom[i], pos, ref, alt, i, j, counts, min_mapq, min_baseq)
+            _count_cluster(bam, chrom[order[i]], pos, ref, alt, order[i:j], counts, min_mapq,
+                           min_baseq)
             i = j
     return SiteCounts(counts[0], counts[1], counts[2])
 
 
-def _count_cluster(bam, contig, pos, ref, alt, i, j, counts, min_mapq, min_baseq) -> None:
-    wanted = {int(pos[k]) - 1: k for k in range(i, j)}
+def _count_cluster(bam, contig, pos, ref, alt, sites, counts, min_mapq, min_baseq) -> None:
+    """Count the bases at ``sites`` (indices into pos, sorted by position) of one contig."""
+    wanted: dict[int, list[int]] = {}
+    for k in sites:
+        wanted.setdefault(int(pos[k]) - 1, []).append(k)
+    first, last = int(pos[sites[0]]), int(pos[sites[-1]])
     try:
-        columns = bam.pileup(contig, int(pos[i]) - 1, int(pos[j - 1]), truncate=True,
+        columns = bam.pileup(contig, first - 1, last, truncate=True,
                              stepper="samtools", flag_filter=_FLAG_FILTER,
                              ignore_orphans=False, ignore_overlaps=True, compute_baq=False,
                              min_base_quality=min_baseq, min_mapping_quality=min_mapq,
                              max_depth=_MAX_DEPTH)
         for column in columns:
-            k = wanted.get(column.reference_pos)
-            if k is None:
+            here = wanted.get(column.reference_pos)
+            if here is None:
                 continue
-            r, a = ref[k].upper(), alt[k].upper()
-            for base in column.get_query_sequences():
-                b = base.upper()
-                if b not in _BASES:
-                    continue  # a deletion or a skip ('*', '>', '<', ''), or N
-                if b == r:
-                    counts[0, k] += 1
-                elif b == a:
-                    counts[1, k] += 1
-                else:
-                    counts[2, k] += 1
+            bases = [b.upper() for b in column.get_query_sequences()]
+            for k in here:
+                r, a = ref[k].upper(), alt[k].upper()
+                for b in bases:
+                    if b not in _BASES:
+                        continue  # a deletion or a skip ('*', '>', '<', ''), or N
+                    if b == r:
+                        counts[0, k] += 1
+                    elif b == a:
+                        counts[1, k] += 1
+                    else:
+                        counts[2, k] += 1
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read the alignments ({e})", file=bam.filename.decode(),
-                         chrom=contig, pos=int(pos[i]), hint="check the file and its index"
+                         chrom=contig, pos=first, hint="check the file and its index"
                          ) from None

@@ -82,7 +82,8 @@ def result_of(lod_declared: float | None, lod_best: float | None, threshold: flo
 @dataclass(frozen=True)
 class Ranking:
     """Indices into the samples: the declared one (None when the VCF lacks it), the best and
-    second best by LOD (ties by sample order), and the verdict."""
+    second best by LOD (ties by sample order) among the samples with a LOD term at some site
+    (None when fewer have one), and the verdict."""
 
     declared: int | None
     best: int | None
@@ -92,7 +93,8 @@ class Ranking:
 
 def rank(samples: list[str], cmp: Comparison, declared: str, threshold: float) -> Ranking:
     d = samples.index(declared) if declared in samples else None
-    order = sorted(range(len(samples)), key=lambda i: (-cmp.lod[i], i))
+    scored = [i for i in range(len(samples)) if cmp.n_lod[i] > 0]
+    order = sorted(scored, key=lambda i: (-cmp.lod[i], i))
     best = order[0] if order else None
     second = order[1] if len(order) > 1 else None
     lod_d = None if d is None else float(cmp.lod[d])
