@@ -1,5 +1,8 @@
 """Run a genomekit command in-process on many files; print one JSON line per file.
 
+Usage: corpus_runner.py COMMAND OUT_DIR [ARG...] < paths; each run is
+``genomekit COMMAND PATH --out OUT_DIR/NAME --format tsv --quiet ARG...``.
+
 Used by tests/test_corpus.py in a subprocess, so that a crash of the interpreter
 is seen as a failure naming the file instead of killing the test run.
 """
@@ -31,8 +34,7 @@ def run_one(command: str, path: str, out_dir: str, extra: list[str]) -> dict:
 
 
 def main() -> None:
-    command, out_dir = sys.argv[1], sys.argv[2]
-    extra = sys.argv[3].split() if len(sys.argv) > 3 and sys.argv[3] else []
+    command, out_dir, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     for path in sys.stdin.read().split("\n"):
         if path:
             print(json.dumps({"start": path}), flush=True)

@@ -17,14 +17,14 @@ pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is
 
 # Every command that reads a VCF, and the table its run must leave.
 COMMANDS = {"freq": ".freq.tsv", "sample-qc": ".sample_qc.tsv", "relate": ".relate.tsv",
-            "pca": ".pca_scores.tsv"}
+            "pca": ".pca_scores.tsv", "fingerprint": ".fingerprint.tsv"}
 
 
-def run_corpus(command, out_dir):
+def run_corpus(command, out_dir, extra=()):
     files = sorted(str(p) for p in CORPUS.rglob("*") if p.is_file()
                    and p.name.endswith((".vcf", ".vcf.gz", ".bcf")))
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "corpus_runner.py"), command,
-                           str(out_dir)],
+                           str(out_dir), *extra],
                           input="\n".join(files), capture_output=True, text=True, cwd=ROOT)
     lines = [json.loads(ln) for ln in proc.stdout.splitlines()]
     started = [ln["start"] for ln in lines if "start" in ln]
@@ -39,9 +39,44 @@ def corpus_runs(tmp_path_factory):
     return run_corpus("freq", tmp_path_factory.mktemp("corpus"))
 
 
+@pytest.fixture(scope="module")
+def corpus_bam(tmp_path_factory):
+    """The BAM fingerprint compares every corpus VCF with: sample A (a sample name of many
+    corpus files), contigs 1 and 20 of 60 kb, 100 bp reads of random bases every 20 bp
+    (depth 5). Sites on other contigs, beyond 60 kb or of other samples find no match."""
+    import numpy as np
+    import pysam
+
+    path = str(tmp_path_factory.mktemp("corpus_bam") / "A.bam")
+    rng = np.random.default_rng(1)
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": "1", "LN": 60_000}, {"SN": "20", "LN": 60_000}],
+              "RG": [{"ID": "rg", "SM": "A"}]}
+    bases = np.array(list("ACGT"))
+    with pysam.AlignmentFile(path, "wb", header=header) as bam:
+        for tid in range(2):
+            for start in range(0, 60_000 - 100, 20):
+                read = pysam.AlignedSegment(bam.header)
+                read.query_name = f"r{tid}_{start}"
+                read.reference_id, read.reference_start = tid, start
+                read.cigartuples, read.mapping_quality = [(0, 100)], 60
+                read.query_sequence = "".join(bases[rng.integers(0, 4, 100)])
+                read.query_qualities = pysam.qualitystring_to_array("I" * 100)
+                read.set_tag("RG", "rg")
+                bam.write(read)
+    pysam.index(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fingerprint_runs(corpus_bam, tmp_path_factory):
+    return run_corpus("fingerprint", tmp_path_factory.mktemp("corpus_fp"), [corpus_bam])
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_result_or_one_line_error(command, corpus_runs, tmp_path):
-    runs = corpus_runs if command == "freq" else run_corpus(command, tmp_path)
+def test_result_or_one_line_error(command, request, tmp_path):
+    fixture = {"freq": "corpus_runs", "fingerprint": "fingerprint_runs"}.get(command)
+    runs = request.getfixturevalue(fixture) if fixture else run_corpus(command, tmp_path)
     problems = []
     for r in runs:
         name = r["path"].rsplit("/", 1)[-1]
@@ -108,3 +143,30 @@ def test_counts_match_bcftools(corpus_runs):
         compared += 1
     assert compared > 100
     assert not mismatches, mismatches
+
+
+def test_fingerprint_rows(fingerprint_runs, corpus_runs):
+    """Each accepted file gives one row for the BAM of sample A, declared in the VCF exactly
+    when the VCF has a sample A, with a best sample only where the BAM has reads at a panel
+    site; every file freq refuses, fingerprint refuses with the same line; and the BAM does
+    meet VCF genotypes on many files."""
+    freq = {r["path"]: r for r in corpus_runs}
+    with_reads = 0
+    for r in fingerprint_runs:
+        if freq[r["path"]]["code"] == 1:
+            assert r["code"] == 1 and r["stderr"] == freq[r["path"]]["stderr"], r["path"]
+        if r["code"] != 0:
+            continue
+        table = pl.read_csv(r["prefix"] + ".fingerprint.tsv", separator="\t", null_values="NA")
+        summary = json.loads(open(r["prefix"] + ".fingerprint.json").read())
+        assert table.height == 1, r["path"]
+        row = table.row(0, named=True)
+        assert row["declared_sample"] == "A" and row["sm"] == "A"
+        assert row["declared_in_vcf"] == ("A" in cyvcf2.VCF(r["path"]).samples), r["path"]
+        assert row["n_sites"] == summary["sites"]["used"] > 0
+        if row["n_sites_with_reads"] == 0:
+            assert row["best_sample"] is None and row["result"] in ("inconclusive",
+                                                                    "not_in_vcf")
+        else:
+            with_reads += 1
+    assert sum(r["code"] == 0 for r in fingerprint_runs) > 50 and with_reads > 20
