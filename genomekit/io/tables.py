@@ -52,8 +52,13 @@ class TableWriter:
         if self.fmt == "tsv":
             self._fh.close()
             return
+        if self._pq is None:
+            # One row group at most (no rows: still a valid file with the schema):
+            # polars writes it at once, without pyarrow's streaming writer.
+            df = pl.concat(self._pending, rechunk=True) if self._pending else \
+                pl.DataFrame(schema=self.schema)
+            self._pending, self._pending_rows = [], 0
+            df.write_parquet(self.path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+            return
         self._flush()
-        if self._pq is None:  # no rows: still a valid file with the schema
-            pl.DataFrame(schema=self.schema).write_parquet(self.path, compression="zstd")
-        else:
-            self._pq.close()
+        self._pq.close()
