@@ -314,6 +314,8 @@ def release(tables, out, fmt, quiet, **options):
               help="LOD at or above: the reads are the sample's; at or below minus: not.")
 @click.option("--max-contamination", type=float, default=0.03, show_default=True,
               help="Flag BAMs whose contamination estimate is at least this.")
+@click.option("--min-contamination-sites", type=int, default=50, show_default=True,
+              help="Fewer homozygous sites with reads: the estimate is not enough to flag.")
 @click.option("--all-pairs", is_flag=True,
               help="Also write the LOD and discordance of every BAM against every sample.")
 @selection_options

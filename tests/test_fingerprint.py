@@ -300,6 +300,25 @@ def test_contamination_is_estimated(bams, tmp_path):
     assert dirty["n_contamination_sites"] > 300
     assert clean["contamination"] < 0.01 and not clean["contaminated"]
     assert summary["contaminated"] == [bams["contaminated"]]
+    assert summary["settings"]["min_contamination_sites"] == 50
+
+
+def test_too_few_sites_leave_contamination_undetermined(bams, tmp_path):
+    # The same estimates, but more homozygous sites asked for than either BAM has:
+    # neither is flagged, nor called clean.
+    paths = [bams["contaminated"], bams["sim"].bams["KOR00004"]]
+    table, _ = _fingerprint(bams, tmp_path, paths=paths)
+    most = max(table["n_contamination_sites"].to_list())
+    strict, summary = _fingerprint(bams, tmp_path, paths=paths, name="strict",
+                                   min_contamination_sites=most + 1)
+    assert strict["contamination"].to_list() == table["contamination"].to_list()
+    assert strict["contaminated"].to_list() == [None, None]
+    assert summary["contaminated"] == []
+    at_limit, _ = _fingerprint(bams, tmp_path, paths=paths, name="limit",
+                               min_contamination_sites=most)
+    for n, got, want in zip(table["n_contamination_sites"], at_limit["contaminated"],
+                            table["contaminated"]):
+        assert got == (want if n >= most else None)
 
 
 def test_manifest_declares_samples(bams, tmp_path):
@@ -340,7 +359,7 @@ def test_tsv_output_and_command_line(bams, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["no_index", "no_sm", "missing_bam", "no_sites",
-                                  "bad_error_rate", "contig_names"])
+                                  "bad_error_rate", "bad_min_sites", "contig_names"])
 def test_errors_are_one_line(bams, tmp_path, case):
     import pysam
 
@@ -370,6 +389,9 @@ def test_errors_are_one_line(bams, tmp_path, case):
     elif case == "bad_error_rate":
         args += ["--error-rate", "0.7"]
         code, text = 2, "--error-rate must be between 0 and 0.5"
+    elif case == "bad_min_sites":
+        args += ["--min-contamination-sites", "0"]
+        code, text = 2, "--min-contamination-sites must be at least 1"
     else:
         # Contig names the BAM does not have: a warning, and nothing matches.
         renamed = tmp_path / "renamed.bam"

@@ -66,6 +66,7 @@ class Settings:
     min_margin: float = 1.0
     lod_threshold: float = 5.0
     max_contamination: float = 0.03
+    min_contamination_sites: int = 50
 
     def check(self) -> None:
         checks = [
@@ -82,6 +83,7 @@ class Settings:
             ("--lod-threshold", math.isfinite(self.lod_threshold) and self.lod_threshold > 0,
              "> 0"),
             ("--max-contamination", 0.0 <= self.max_contamination <= 1.0, "between 0 and 1"),
+            ("--min-contamination-sites", self.min_contamination_sites >= 1, "at least 1"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -431,7 +433,8 @@ class _BamJob:
                                                  panel.alt_freq)
             contamination = (estimate, int(n_sites), used)
         row = fingerprint_row(entry.path, declared, sm, panel.samples, cmp, ranking, depth,
-                              int((calls >= 0).sum()), contamination, cfg.max_contamination)
+                              int((calls >= 0).sum()), contamination, cfg.max_contamination,
+                              cfg.min_contamination_sites)
         return row, cmp, int((depth > 0).sum())
 
 

@@ -105,9 +105,10 @@ def rank(samples: list[str], cmp: Comparison, declared: str, threshold: float) -
 def fingerprint_row(bam: str, declared: str, sm: list[str], samples: list[str],
                     cmp: Comparison, ranking: Ranking, depth: np.ndarray, n_called: int,
                     contamination: tuple[float, int, int | None],
-                    max_contamination: float) -> dict:
+                    max_contamination: float, min_contamination_sites: int) -> dict:
     """The row of one BAM; ``contamination`` is (estimate, sites, index of the sample whose
-    genotypes it used)."""
+    genotypes it used). ``contaminated`` is left empty (undetermined) when the estimate
+    rests on fewer than ``min_contamination_sites`` sites."""
     d, best, second = ranking.declared, ranking.best, ranking.second
 
     def at(arr, i):
@@ -143,7 +144,8 @@ def fingerprint_row(bam: str, declared: str, sm: list[str], samples: list[str],
         "contamination": estimate,
         "contamination_sample": None if used is None else samples[used],
         "n_contamination_sites": n_sites,
-        "contaminated": None if estimate is None else estimate >= max_contamination,
+        "contaminated": None if estimate is None or n_sites < min_contamination_sites
+        else estimate >= max_contamination,
     }
 
 

@@ -220,7 +220,7 @@ def fingerprint_args():
     """fingerprint's options from the config."""
     opts = config["fingerprint"]
     keys = ("maf", "min_call_rate", "max_sites", "min_mapq", "lod_threshold",
-            "max_contamination")
+            "max_contamination", "min_contamination_sites")
     return " ".join([f"--{key.replace('_', '-')} {opts[key]}" for key in keys]
                     + [reference_arg()]).strip()
 
