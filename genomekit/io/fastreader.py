@@ -29,6 +29,7 @@ from genomekit.io.vcf import (
     VariantChunk,
     VcfReader,
     _index_path,
+    header_contigs,
     quiet_htslib,
     select_samples,
 )
@@ -113,7 +114,7 @@ class FastReaderBase:
         self.records_read = 0
         self._raw_header = raw_header
         self._all_samples = all_samples
-        self._header_contigs = _contigs(raw_header)
+        self._header_contigs = header_contigs(raw_header)
         self._has_gt = "GT" in declared
         self._extra_contigs: dict[str, None] = {}
         column = {s: i for i, s in enumerate(all_samples)}
@@ -394,16 +395,3 @@ def _format_ids(raw_header: str) -> set[str]:
                     break
     return ids
 
-
-def _contigs(raw_header: str) -> list[tuple[str, int | None]]:
-    # As VcfReader.contigs() reads them.
-    out = []
-    for line in raw_header.splitlines():
-        if line.startswith("##contig=<"):
-            fields = dict(
-                kv.split("=", 1) for kv in line[len("##contig=<"):-1].split(",") if "=" in kv
-            )
-            if "ID" in fields:
-                length = fields.get("length")
-                out.append((fields["ID"], int(length) if length and length.isdigit() else None))
-    return out

@@ -145,6 +145,20 @@ def select_samples(path: str, all_samples: list[str], samples: Sequence[str] | N
     return chosen, sorted(excluded - known)
 
 
+def header_contigs(raw_header: str) -> list[tuple[str, int | None]]:
+    """(ID, length or None) of the ##contig lines of a VCF header, in order."""
+    out = []
+    for line in raw_header.splitlines():
+        if line.startswith("##contig=<"):
+            fields = dict(
+                kv.split("=", 1) for kv in line[len("##contig=<"):-1].split(",") if "=" in kv
+            )
+            if "ID" in fields:
+                length = fields.get("length")
+                out.append((fields["ID"], int(length) if length and length.isdigit() else None))
+    return out
+
+
 def _index_path(path: str) -> str | None:
     for ext in (".tbi", ".csi"):
         if os.path.exists(path + ext):
@@ -246,16 +260,7 @@ class VcfReader:
         return self._vcf.raw_header
 
     def contigs(self) -> list[tuple[str, int | None]]:
-        out = []
-        for line in self._vcf.raw_header.splitlines():
-            if line.startswith("##contig=<"):
-                fields = dict(
-                    kv.split("=", 1) for kv in line[len("##contig=<"):-1].split(",") if "=" in kv
-                )
-                if "ID" in fields:
-                    length = fields.get("length")
-                    out.append((fields["ID"], int(length) if length and length.isdigit() else None))
-        return out
+        return header_contigs(self._vcf.raw_header)
 
     def _records(self):
         if not self.regions:
