@@ -117,27 +117,40 @@ def read_sample_counts(summary: dict, path: str) -> dict | None:
             "no_population": counts["no_population"]}
 
 
-def check_same_counts(counts: dict, path: str, first: dict, first_path: str) -> None:
-    """InputError naming both tables when two shards count different samples per group."""
-    if counts != first:
-        raise InputError(f"counts other samples per population or sex than {first_path} "
-                         f"({describe_difference(first, counts)})", file=path,
-                         hint="give shards of one run: the same samples, --pops and -S")
+class SharedSampleCounts:
+    """The sample counts that tables of one run share, checked table by table: ``add``
+    raises InputError naming both tables when two count different samples per group;
+    ``counts`` is None while one of them has none."""
+
+    def __init__(self):
+        self._first: dict | None = None
+        self._first_path = ""
+        self._missing = False
+
+    def add(self, path: str, summary: dict) -> None:
+        here = read_sample_counts(summary, path)
+        if here is None:
+            self._missing = True
+        elif self._first is None:
+            self._first, self._first_path = here, path
+        elif here != self._first:
+            raise InputError(f"counts other samples per population or sex than "
+                             f"{self._first_path} ({describe_difference(self._first, here)})",
+                             file=path,
+                             hint="give shards of one run: the same samples, --pops and -S")
+
+    @property
+    def counts(self) -> dict | None:
+        return None if self._missing else self._first
 
 
 def common_sample_counts(paths: list[str], summaries: list[dict]) -> dict | None:
-    """The sample counts that the summaries of the tables ``paths`` share; None when one of
-    them has none. InputError naming both files when two tables count different samples."""
-    first, first_path, missing = None, None, False
+    """The sample counts that the summaries of the tables ``paths`` share (see
+    SharedSampleCounts)."""
+    shared = SharedSampleCounts()
     for path, summary in zip(paths, summaries):
-        counts = read_sample_counts(summary, path)
-        if counts is None:
-            missing = True
-        elif first is None:
-            first, first_path = counts, path
-        else:
-            check_same_counts(counts, path, first, first_path)
-    return None if missing else first
+        shared.add(path, summary)
+    return shared.counts
 
 
 def describe_difference(a: dict, b: dict) -> str:

@@ -10,9 +10,8 @@ import polars as pl
 from genomekit.commands._common import input_summary, write_summary
 from genomekit.commands._shards import (
     SAMPLE_COUNTS,
+    SharedSampleCounts,
     check_order,
-    check_same_counts,
-    read_sample_counts,
     shard_summary,
 )
 from genomekit.errors import InputError, UsageError
@@ -90,8 +89,7 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
         n_sites = 0
         # Shards of one cohort count the same samples per group; the merged summary keeps the
         # counts when every shard's summary has them.
-        counts: dict | None = None
-        counted, counted_first = True, ""
+        shared = SharedSampleCounts()
         for path in inputs:
             df = read_table(path)
             if schema is None:
@@ -107,13 +105,7 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
                                       "and filters")
             else:
                 df = df.cast(dict(schema))
-            here = read_sample_counts(shard_summary(path), path)
-            if here is None:
-                counted = False
-            elif counts is None:
-                counts, counted_first = here, path
-            else:
-                check_same_counts(here, path, counts, counted_first)
+            shared.add(path, shard_summary(path))
             last = check_order(df, path, contigs, last)
             writer.write(df)
             rows += df.height
@@ -123,7 +115,7 @@ def _merge_freq(inputs, out, fmt, force, command_line) -> dict:
             "command": "merge", "command_line": command_line, "kind": kind,
             "inputs": input_summary(inputs), "n_alleles": rows,
             "n_sites": n_sites,
-            **({SAMPLE_COUNTS: counts} if counted and counts is not None else {}),
+            **({SAMPLE_COUNTS: shared.counts} if shared.counts is not None else {}),
             "outputs": [os.path.abspath(table_path), os.path.abspath(summary_path)],
             "elapsed_seconds": round(time.time() - started, 3),
         }
