@@ -894,7 +894,7 @@ def parse_args(argv=None):
     p.add_argument("--bcftools-threads", default="largest",
                    help="thread counts for bcftools +fill-tags (slow): 'largest' of --threads, "
                         "'all', 'none', or a comma-separated subset of --threads")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per command")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per command")
     p.add_argument("--scaling", default=DEFAULT_SCALING,
                    help="cohort sizes SAMPLESxSITES, comma-separated, for the scaling runs "
                         "(genomekit on VCF.gz and BCF, plink2 on VCF.gz, largest --threads)")
