@@ -7,8 +7,9 @@ up front lets every block be inflated on its own into one large buffer.
 ``BgzfBlocks`` reads compressed bytes a megabyte at a time, lists the blocks with
 a Numba kernel (kernels.bgzf) and inflates each batch of blocks in one kernel
 call that calls libdeflate (from the `deflate` package) through ctypes and checks
-each block's CRC32, as htslib does; batches inflate in parallel on threads (the
-kernels release the GIL) and buffers are recycled. Without the ctypes binding,
+each block's CRC32, as htslib does; batches inflate on worker threads beside the
+reader (one with ``threads=1``, so that inflating overlaps decoding; in parallel
+with more: the kernels release the GIL) and buffers are recycled. Without the ctypes binding,
 blocks are inflated one by one with the `deflate` package or zlib.
 
 ``ByteSource`` yields the decompressed bytes as uint8 buffers, cut anywhere;
@@ -210,7 +211,8 @@ class BgzfBlocks:
 
     ``fh`` is read from where it stands, ``base`` being that file offset; ``read_bytes``
     compressed bytes at a time, cut into batches of at most ``batch_bytes`` (at least
-    one block), inflated on ``threads`` threads. ``grow_from``: reads and batches begin
+    one block), inflated on ``threads`` worker threads (one when ``threads`` is 1: beside
+    the reader, not in its thread). ``grow_from``: reads and batches begin
     at that size and double up to ``batch_bytes``, so that a short region costs little.
     ``stop_block``: the bytes end after the block that begins at that file offset
     (``hit_stop`` is then set). ``check_eof``: the stream must end with the empty
@@ -345,17 +347,8 @@ class BgzfBlocks:
             self._free_in.append(batch[0])
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, int, str | None]]:
-        if self.threads == 1:
-            for batch in self._batches():
-                if isinstance(batch, str):
-                    yield np.zeros(0, np.uint8), 0, batch
-                    return
-                result = _inflate(*self._job(batch))
-                self._done(batch)
-                yield result
-                if result[2] is not None:
-                    return
-            return
+        # Even with one thread, batches inflate on a worker beside the reader, so that
+        # inflating overlaps whatever the reader does with the bytes.
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             pending: collections.deque = collections.deque()
             try:
@@ -391,8 +384,8 @@ class ByteSource:
     """The decompressed bytes of a file (BGZF, plain gzip or uncompressed) as buffers.
 
     Iterating yields uint8 arrays, cut at arbitrary points. Damaged compressed
-    data raises InputError after the buffers that precede the damage. With
-    ``threads`` > 1, BGZF blocks are inflated on a thread pool, in order.
+    data raises InputError after the buffers that precede the damage. BGZF blocks
+    are inflated on ``threads`` worker threads (one at least), in order.
 
     ``start`` (a BGZF virtual offset) begins the bytes there, and ``stop_block``
     (a compressed offset) ends them after the block that begins at that offset;
