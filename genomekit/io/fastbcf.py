@@ -40,7 +40,8 @@ _TYPE_NAMES = {0: "null", 1: "int8", 2: "int16", 3: "int32", 5: "float", 7: "cha
 
 def header_block(path: str) -> bytes | None:
     """The BCF magic, header length and header text of ``path``; None if not BCF 2.2."""
-    source = ByteSource(path)
+    # Small batches: only the header is wanted, not megabytes inflated ahead of it.
+    source = ByteSource(path, batch_bytes=1 << 16)
     got = bytearray()
     need = 9
     try:

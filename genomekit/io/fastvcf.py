@@ -200,7 +200,7 @@ class FastVcfReader(FastReaderBase):
         yield from group_runs(self._region_runs(), chunk_variants)
 
     def _read_header(self) -> bytes:
-        source = TextSource(self.path, batch_bytes=1 << 20)
+        source = TextSource(self.path, batch_bytes=1 << 16)
         header = _HeaderReader()
         try:
             for buf in source:
