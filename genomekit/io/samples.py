@@ -30,7 +30,7 @@ def read_pops(path: str) -> SampleSheet:
     """Read a TSV of ``sample  population  sex`` (header line optional; sex M/F/unknown)."""
     population: dict[str, str] = {}
     sex: dict[str, int] = {}
-    order: list[str] = []
+    order: dict[str, None] = {}  # populations, first seen first, each checked once
     try:
         fh = open(path)
     except OSError as e:
@@ -50,7 +50,7 @@ def read_pops(path: str) -> SampleSheet:
             if code not in _SEX_CODES:
                 raise InputError(f"line {lineno}: unknown sex '{cols[2]}'", file=path,
                                  hint="use M, F or unknown")
-            if not _POP_NAME.match(pop):
+            if pop not in order and not _POP_NAME.match(pop):
                 raise InputError(f"line {lineno}: population '{pop}' is not a valid tag suffix",
                                  file=path, hint="use letters, digits, '_', '.' or '-'")
             if name in population:
@@ -58,8 +58,7 @@ def read_pops(path: str) -> SampleSheet:
                                  hint="list each sample once")
             population[name] = pop
             sex[name] = _SEX_CODES[code]
-            if pop not in order:
-                order.append(pop)
+            order.setdefault(pop, None)
     if not population:
         raise InputError("no samples listed", file=path,
                          hint="give a TSV of SAMPLE<TAB>POPULATION<TAB>SEX lines")
