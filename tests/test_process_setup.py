@@ -1,4 +1,4 @@
-"""The process set-up of the genomekit command (genomekit.cli._process_setup)."""
+"""The process set-up of the genomekit command (genomekit.process)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from genomekit import cli
+from genomekit import process
 
-_SHOW = ("import gc, os; from genomekit.cli import _process_setup; _process_setup(); "
+_SHOW = ("import gc, os; from genomekit import process; process.setup(); "
          "print(os.environ['OPENBLAS_NUM_THREADS'], gc.get_threshold())")
 
 
@@ -50,7 +50,7 @@ def fake_libc(monkeypatch):
 
 
 def test_malloc_keeps_freed_memory_in_one_arena(fake_libc):
-    cli._keep_freed_memory()
+    process.keep_freed_memory()
     # glibc's M_MMAP_THRESHOLD, M_TRIM_THRESHOLD and M_ARENA_MAX.
     assert fake_libc.calls == [(-3, 32 << 20), (-1, 1 << 30), (-8, 1)]
 
@@ -59,6 +59,6 @@ def test_malloc_keeps_freed_memory_in_one_arena(fake_libc):
                                   "MALLOC_TRIM_THRESHOLD_"])
 def test_the_users_malloc_settings_win(fake_libc, monkeypatch, name):
     monkeypatch.setenv(name, "4")
-    cli._keep_freed_memory()
+    process.keep_freed_memory()
     assert fake_libc.calls == []
 
