@@ -43,14 +43,12 @@ Run from the repository root: ``.venv/bin/python benchmarks/bench_freq.py``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -58,7 +56,32 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    REPO,
+    Case,
+    Timer,
+    cached_data,
+    cpu_model,
+    execute,
+    fmt_num,
+    genomekit_exe,
+    loadavg,
+    mb,
+    mem_total_gib,
+    missing_tool,
+    new_partial,
+    now_iso,
+    pick_timer,
+    publish,
+    ratio,
+    rel,
+    require_positive,
+    run_text,
+    which,
+)
+
 FILL_TAGS = "AC,AN,AF,AC_Het,AC_Hom,AC_Hemi,HWE,ExcHet,F_MISSING,NS"
 RSS_TARGET_MB = 1024.0  # "<= 1 GB", with MB = 2**20 bytes as everywhere in this report
 RSS_TARGET_SAMPLES = 10_000
@@ -68,185 +91,6 @@ FORMATS = (("vcf.gz", "cohort.vcf.gz"), ("bcf", "cohort.bcf"))
 FILES = dict(FORMATS)
 PLINK_SPLIT_PAR = "hg38"  # genomekit's default build is GRCh38
 DEFAULT_SCALING = "2000x100000,10000x40000,50000x8000"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def rel(path: Path | str) -> str:
-    """``path`` relative to the repository root when it lies inside it (commands run there)."""
-    p = Path(path).resolve()
-    try:
-        return str(p.relative_to(REPO))
-    except ValueError:
-        return str(p)
-
-
-def run_text(cmd: list[str], timeout: float = 60, stderr: bool = True) -> str | None:
-    """stdout (and stderr) of a quick command, or None when it cannot run or fails."""
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (r.stdout + (r.stderr if stderr else "")).strip() if r.returncode == 0 else None
-
-
-def tail(path: Path, lines: int = 12) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    # plink2 and progress bars rewrite lines with \r; keep what a terminal would show.
-    rows = [r.split("\r")[-1] for r in text.splitlines()]
-    return "\n".join([r[:300] for r in rows if r.strip()][-lines:])
-
-
-def mb(kib: int | None) -> float | None:
-    return None if kib is None else kib / 1024.0
-
-
-def fmt_num(x: float | None, digits: int = 2) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def which(name: str, override: str | None) -> str | None:
-    if override:
-        return override if (shutil.which(override) or os.access(override, os.X_OK)) else None
-    return shutil.which(name)
-
-
-def genomekit_exe(override: str | None) -> str | None:
-    if override:
-        return which("genomekit", override)
-    # Prefer the genomekit installed next to the interpreter running this script (the venv).
-    beside = Path(sys.executable).parent / "genomekit"
-    if beside.exists():
-        return str(beside)
-    venv = REPO / ".venv" / "bin" / "genomekit"
-    if venv.exists():
-        return str(venv)
-    return shutil.which("genomekit")
-
-
-# --------------------------------------------------------------------------- timing
-
-
-@dataclass
-class Measurement:
-    rc: int
-    wall_s: float | None  # as reported by the timer
-    maxrss_kib: int | None
-    outer_wall_s: float  # perf_counter around the whole child, for cross-checking
-    timed_out: bool = False
-
-
-class Timer:
-    """Runs one command and returns its wall time and peak RSS.
-
-    ``gnu-time``: under ``/usr/bin/time -f '%e %M' -o FILE``.
-    ``wait4``: subprocess.Popen + os.wait4(pid), whose rusage.ru_maxrss is the peak RSS of
-    the child (and of any descendants it waited for), in KiB on Linux. Linux carries the
-    high-water mark across exec, so here it is at least this Python process's RSS at spawn
-    time (~15-20 MB): fine for genomekit, an overestimate for small peers. GNU time, a
-    small C program, does not have that floor, hence it is preferred.
-    """
-
-    def __init__(self, kind: str, gnu_time: str | None, timeout: float | None):
-        self.kind = kind
-        self.gnu_time = gnu_time
-        self.timeout = timeout
-
-    def run(self, cmd: list[str], env: dict, log_prefix: Path) -> Measurement:
-        time_file = Path(f"{log_prefix}.time")
-        full = cmd
-        if self.kind == "gnu-time":
-            full = [self.gnu_time, "-f", "%e %M", "-o", str(time_file), *cmd]
-        timed_out = threading.Event()
-        with open(f"{log_prefix}.stdout", "wb") as out, open(f"{log_prefix}.stderr", "wb") as err:
-            start = time.perf_counter()
-            try:
-                proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                        env=env, cwd=REPO, start_new_session=True)
-            except OSError as e:
-                err.write(f"cannot run {full[0]}: {e}\n".encode())
-                return Measurement(127, None, None, 0.0)
-            killer = None
-            if self.timeout:
-                def kill():
-                    timed_out.set()
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                killer = threading.Timer(self.timeout, kill)
-                killer.start()
-            _, status, usage = os.wait4(proc.pid, 0)
-            outer = time.perf_counter() - start
-            if killer:
-                killer.cancel()
-            rc = os.waitstatus_to_exitcode(status)
-            proc.returncode = rc  # already reaped; keep Popen from waiting again
-        if self.kind == "gnu-time":
-            wall, rss = None, None
-            try:
-                last = [ln for ln in time_file.read_text().splitlines() if ln.strip()][-1]
-                wall_s, rss_s = last.split()
-                wall, rss = float(wall_s), int(rss_s)
-            except (OSError, IndexError, ValueError):
-                pass
-            if rc > 128 and timed_out.is_set():
-                rc = -signal.SIGKILL
-            return Measurement(rc, wall, rss, outer, timed_out.is_set())
-        return Measurement(rc, outer, usage.ru_maxrss, outer, timed_out.is_set())
-
-
-# --------------------------------------------------------------------------- benchmark cases
-
-
-@dataclass
-class Case:
-    id: str
-    tool: str
-    fmt: str
-    cmd: list[str]
-    env: dict = field(default_factory=dict)  # extra environment shown in the command line
-    expect: list[Path] = field(default_factory=list)  # outputs a successful run must leave
-    status: str = "pending"  # ok | failed | missing | pending
-    problem: str = ""
-    runs: list[Measurement] = field(default_factory=list)
-    threads: int | None = None
-
-    def command_line(self) -> str:
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
-        return (prefix + " " if prefix else "") + shlex.join(self.cmd)
-
-    def walls(self) -> list[float]:
-        return [m.wall_s for m in self.runs if m.wall_s is not None]
-
-    def median_wall(self) -> float | None:
-        w = self.walls()
-        return statistics.median(w) if w and self.status == "ok" else None
-
-    def peak_rss_kib(self) -> int | None:
-        r = [m.maxrss_kib for m in self.runs if m.maxrss_kib is not None]
-        return max(r) if r and self.status == "ok" else None
-
-
-def execute(case: Case, timer: Timer, base_env: dict, logs: Path, label: str) -> Measurement:
-    for p in case.expect:
-        if p.exists():
-            p.unlink()
-    env = dict(base_env, **case.env)
-    m = timer.run(case.cmd, env, logs / f"{case.id}.{label}")
-    missing = [p for p in case.expect if not p.exists()]
-    if m.rc != 0 or missing or m.wall_s is None:
-        case.status = "failed"
-        why = ("timed out" if m.timed_out else f"exit status {m.rc}") if m.rc != 0 else (
-            f"missing output {rel(missing[0])}" if missing else "no timing recorded")
-        case.problem = f"{why}; stderr tail:\n{tail(logs / f'{case.id}.{label}.stderr')}"
-    elif case.status == "pending":
-        case.status = "ok"
-    return m
 
 
 # --------------------------------------------------------------------------- data
@@ -303,16 +147,10 @@ def make_cohort(gk: str, samples: int, sites: int, seed: int, data_root: Path,
     """The cached cohort folder for (samples, sites, seed), generating it when needed."""
     key = cohort_key(samples, sites, seed)
     folder = data_root / key
-    manifest = folder / "manifest.json"
-    if manifest.exists() and not regenerate:
-        info = json.loads(manifest.read_text())
-        if all((folder / f).exists() for f in info.get("files", [])):
-            info["cached"] = True
-            return folder, info
-    data_root.mkdir(parents=True, exist_ok=True)
-    partial = data_root / f".{key}.partial{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    info = cached_data(folder, regenerate)
+    if info is not None:
+        return folder, info
+    partial = new_partial(data_root, key)
     cmd = [rel(gk), "simulate", "--out", rel(partial / "cohort"), "--samples", str(samples),
            "--sites", str(sites), "--seed", str(seed), "--bcf", "--force"]
     print(f"[bench] generating {key}: {shlex.join(cmd)}", flush=True)
@@ -334,14 +172,10 @@ def make_cohort(gk: str, samples: int, sites: int, seed: int, data_root: Path,
         "command": shlex.join(cmd).replace(rel(partial), rel(folder)),
         "generation_seconds": round(elapsed, 2),
         "genomekit_version": run_text([gk, "--version"]),
-        "generated": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "generated": now_iso(),
         "files": files,
     }
-    (partial / "manifest.json").write_text(json.dumps(info, indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
-    info["cached"] = False
-    return folder, info
+    return publish(partial, folder, info)
 
 
 def generate(args, gk: str, data_root: Path, timeout: float | None) -> tuple[Path, dict]:
@@ -441,12 +275,6 @@ def bcftools_case(bcftools: str | None, folder: Path, fmt: str, threads: int,
                              threads=threads), bcftools)
 
 
-def missing_tool(case: Case, exe: str | None) -> Case:
-    if not exe:
-        case.status, case.problem = "missing", f"{case.tool} not found on PATH"
-    return case
-
-
 def warm_up(cases: list[Case], timer: Timer, env: dict, logs: Path) -> None:
     """One untimed run of each genomekit case: fills the Numba cache and the page cache."""
     for c in cases:
@@ -489,33 +317,6 @@ def check_summary(c: Case, samples: int, sites: int) -> None:
 # --------------------------------------------------------------------------- machine info
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def mem_total_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def py_versions(gk: str) -> dict:
     """numpy/numba/cyvcf2/polars versions in genomekit's own interpreter."""
     python = Path(gk).parent / "python"
@@ -535,10 +336,6 @@ def py_versions(gk: str) -> dict:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
 
 
 def no_ratio(gk: Case | None, peer: Case | None, name: str) -> str:
@@ -917,9 +714,7 @@ def parse_args(argv=None):
     p.add_argument("--bcftools", help="bcftools executable (default: from PATH)")
     p.add_argument("--plink2", help="plink2 executable (default: from PATH)")
     args = p.parse_args(argv)
-    for name in ("samples", "sites", "repeats", "scaling_repeats"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_positive(p, args, ("samples", "sites", "repeats", "scaling_repeats"))
     try:
         args.threads = int_list(args.threads)
     except ValueError:
@@ -945,22 +740,11 @@ def parse_args(argv=None):
     return args
 
 
-def pick_timer(kind: str, timeout: float | None) -> Timer:
-    gnu = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-    if gnu and "GNU" not in (run_text([gnu, "--version"]) or ""):
-        gnu = None
-    if kind == "gnu-time" and not gnu:
-        sys.exit("bench_freq: --timer gnu-time but /usr/bin/time is not GNU time")
-    if kind == "auto":
-        kind = "gnu-time" if gnu else "wait4"
-    return Timer(kind, gnu, timeout)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     timeout = args.timeout or None
     timer = pick_timer(args.timer, timeout)
-    date = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    date = now_iso()
     load_start = loadavg()
     problems: list[str] = []
 
