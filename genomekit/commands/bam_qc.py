@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -128,23 +127,6 @@ def run(bams: list[str], out: str, *, fmt: str = "parquet", by: str | None = Non
 
     Returns the run summary (also written to ``OUT.bam_qc.json``).
     """
-    # Importing Numba and polars allocates about a million objects; with the default
-    # thresholds the cyclic collector walks them over and over (a sixth of the start-up
-    # time). Nothing here makes many cycles, so it runs rarely during the command.
-    thresholds_before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        return _run(bams, out, fmt=fmt, by=by, reference=reference, min_mapq=min_mapq,
-                    exclude_flag=exclude_flag, include_flag=include_flag,
-                    fast_mode=fast_mode, thresholds=thresholds, x_ratio=x_ratio,
-                    y_ratio=y_ratio, build=build, threads=threads, force=force,
-                    quiet=quiet, command_line=command_line)
-    finally:
-        gc.set_threshold(*thresholds_before)
-
-
-def _run(bams, out, *, fmt, by, reference, min_mapq, exclude_flag, include_flag, fast_mode,
-         thresholds, x_ratio, y_ratio, build, threads, force, quiet, command_line) -> dict:
     from genomekit.io.bam import read_bed_regions
     from genomekit.kernels.coverage import FLAGSTAT_NAMES
     from genomekit.tables.bam_qc import (
