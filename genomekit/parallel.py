@@ -1,8 +1,11 @@
-"""Ordered parallel map over a thread pool, shared by the readers and the commands."""
+"""Ordered parallel map over a thread pool, and imports in the background: shared by the
+readers and the commands."""
 
 from __future__ import annotations
 
 import collections
+import importlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,3 +43,21 @@ def ordered_map(func: Callable, items: Iterable, threads: int) -> Iterator:
         finally:
             for f in pending:
                 f.cancel()
+
+
+def import_in_background(*modules: str) -> None:
+    """Import ``modules`` on a thread of their own while the caller goes on.
+
+    For a module needed only after the first chunks are decoded: its import
+    overlaps the decoding, and an import of it elsewhere waits for this one. An
+    import that fails here fails again, with its traceback, where the module is
+    imported for use.
+    """
+    def load():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                continue
+
+    threading.Thread(target=load, name="import", daemon=True).start()

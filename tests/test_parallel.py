@@ -1,12 +1,15 @@
-"""genomekit.parallel.ordered_map: input order, and errors where a plain loop gives them."""
+"""genomekit.parallel: ordered_map (input order, and errors where a plain loop gives them)
+and import_in_background."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 
 import pytest
 
-from genomekit.parallel import ordered_map
+from genomekit.parallel import import_in_background, ordered_map
 
 
 def _slow_square(x):
@@ -46,3 +49,28 @@ def test_error_from_func_in_its_turn(threads):
         for r in ordered_map(_fails_at_five, range(20), threads):
             got.append(r)
     assert got == [0, 1, 2, 3, 4]
+
+
+def _join_import_threads():
+    for thread in threading.enumerate():
+        if thread.name == "import":
+            thread.join(5)
+
+
+def test_import_in_background(monkeypatch, tmp_path):
+    (tmp_path / "gk_probe_a.py").write_text("VALUE = 3\n")
+    (tmp_path / "gk_probe_b.py").write_text("import time\ntime.sleep(0.05)\nVALUE = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("gk_probe_a", "gk_probe_b"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    # A module that cannot be imported neither raises here nor stops the next one.
+    import_in_background("gk_no_such_module", "gk_probe_a")
+    _join_import_threads()
+    assert sys.modules["gk_probe_a"].VALUE == 3
+    assert "gk_no_such_module" not in sys.modules
+    # The caller's own import waits for the one under way and gets the whole module.
+    import_in_background("gk_probe_b")
+    import gk_probe_b
+
+    assert gk_probe_b.VALUE == 7
+    _join_import_threads()

@@ -4,12 +4,15 @@ the genome order of their rows, and the samples each population and sex counts."
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from genomekit.errors import InputError
 from genomekit.genome import SEX_FEMALE, SEX_MALE, SEX_UNKNOWN
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # The key of a freq run summary that counts the samples of each group.
 SAMPLE_COUNTS = "sample_counts"
@@ -42,6 +45,8 @@ def check_order(df: pl.DataFrame, path: str, contigs: list[str], last):
     Within a shard, contigs form one block each and positions never decrease; a
     shard starts after the previous shard's last position.
     """
+    import polars as pl
+
     if df.height == 0:
         return last
     runs = df.select(

@@ -329,8 +329,8 @@ def select_panel(reader, cfg: Settings, threads: int, quiet: bool,
     order = 0
     progress = Progress("fingerprint sites", quiet=quiet)
     try:
-        for result in ordered_map(_PanelJob(cfg.maf, cfg.min_call_rate),
-                                  reader.chunks(chunk_variants), threads):
+        for result in reader.map_chunks(_PanelJob(cfg.maf, cfg.min_call_rate),
+                                        chunk_variants):
             if isinstance(result, InputError):
                 result.file = reader.path
                 raise result

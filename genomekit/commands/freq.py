@@ -14,7 +14,6 @@ from genomekit.commands._common import (
     check_threads,
     input_summary,
     open_input,
-    ordered_map,
     warn,
     write_summary,
 )
@@ -23,6 +22,7 @@ from genomekit.errors import InputError, UsageError
 from genomekit.genome import BUILDS, SEX_UNKNOWN, site_classes
 from genomekit.io.outputs import OutputSet
 from genomekit.io.samples import read_pops
+from genomekit.parallel import import_in_background
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -182,11 +182,16 @@ class _FreqJob:
 
 
 def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chunk_variants):
-    from genomekit.io.tables import TableWriter
-    from genomekit.tables.freq import freq_schema
+    # polars loads while the first chunks are decoded; the table opens with the first rows.
+    import_in_background("genomekit.io.tables", "genomekit.tables.freq")
 
-    schema = freq_schema(job.populations, job.adj)
-    table = TableWriter(files.tmp(outputs.table), fmt, schema)
+    def open_table():
+        from genomekit.io.tables import TableWriter
+        from genomekit.tables.freq import freq_schema
+
+        return TableWriter(files.tmp(outputs.table), fmt, freq_schema(job.populations, job.adj))
+
+    table = None
     sites = None
     if outputs.sites:
         from genomekit.io.sites import SitesWriter
@@ -200,11 +205,13 @@ def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chun
     site_offset = 0
     ok = False
     try:
-        for result in ordered_map(job, reader.chunks(chunk_variants), threads):
+        for result in reader.map_chunks(job, chunk_variants):
             if isinstance(result, InputError):
                 result.file = reader.path
                 raise result
             chunk, df, var = result
+            if table is None:
+                table = open_table()
             table.write(df)
             if sites is not None:
                 sites.write(df, var + site_offset)
@@ -215,6 +222,8 @@ def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chun
         ok = True
     finally:
         progress.close()
+        if table is None:
+            table = open_table()
         table.close()
         if sites is not None:
             if ok:

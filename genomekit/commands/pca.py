@@ -362,7 +362,7 @@ def _read(reader, maf, thin_window, thin_r2, threads, quiet, chunk_variants):
     n_records = 0
     progress = Progress("pca", quiet=quiet)
     try:
-        for result in ordered_map(_SelectJob(maf), reader.chunks(chunk_variants), threads):
+        for result in reader.map_chunks(_SelectJob(maf), chunk_variants):
             if isinstance(result, BadRecord):
                 raise result.error(reader)
             matrix.append(result, reader)
@@ -712,8 +712,8 @@ def _project(reader, loadings, files, outputs, threads, quiet, chunk_variants):
     job = _ProjectJob(loadings)
     progress = Progress("pca", quiet=quiet)
     try:
-        for chunk, records, rows, swapped, part, called in ordered_map(
-                job, reader.chunks(chunk_variants), threads):
+        for chunk, records, rows, swapped, part, called in reader.map_chunks(
+                job, chunk_variants):
             first = ~seen[rows]
             # A variant counts once: drop repeats within the chunk too.
             _, where = np.unique(rows, return_index=True)

@@ -253,7 +253,7 @@ def _pack(reader, maf, threads, quiet, chunk_variants):
              "variants_skipped": {"non_autosomal": 0, "not_biallelic": 0, "below_maf": 0}}
     progress = Progress("relate", quiet=quiet)
     try:
-        for result in ordered_map(_SelectJob(maf), reader.chunks(chunk_variants), threads):
+        for result in reader.map_chunks(_SelectJob(maf), chunk_variants):
             if isinstance(result, BadRecord):
                 raise result.error(reader)
             chunk, kept, counts = result

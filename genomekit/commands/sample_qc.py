@@ -16,7 +16,6 @@ from genomekit.commands._common import (
     check_threads,
     input_summary,
     open_input,
-    ordered_map,
     warn,
     write_summary,
 )
@@ -287,7 +286,7 @@ def _stream(reader, job, threads, quiet, chunk_variants) -> dict:
     progress = Progress("sample-qc", quiet=quiet)
     try:
         # Chunks come back in file order, so the float sums do not depend on --threads.
-        for result in ordered_map(job, reader.chunks(chunk_variants), threads):
+        for result in reader.map_chunks(job, chunk_variants):
             if isinstance(result, InputError):
                 result.file = reader.path
                 raise result

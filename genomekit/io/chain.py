@@ -20,6 +20,7 @@ import numpy as np
 
 from genomekit.errors import InputError
 from genomekit.io.vcf import CHUNK_BYTES, MAX_CHUNK_VARIANTS, VariantChunk
+from genomekit.parallel import ordered_map
 
 
 def header_samples(header: str) -> list[str]:
@@ -125,6 +126,14 @@ class ChainReader:
                         pieces, held = [], 0
         if pieces:
             yield _join(pieces, index)
+
+    def map_chunks(self, func, chunk_variants: int | None = None) -> Iterator:
+        """``func(chunk)`` of each chunk, in stream order, on the first reader's threads
+        (one file: as its reader maps them)."""
+        if len(self.readers) == 1:
+            self._starts = [0]
+            return self.readers[0].map_chunks(func, chunk_variants)
+        return ordered_map(func, self.chunks(chunk_variants), self.readers[0].threads)
 
     def path_of(self, chunk: VariantChunk, v: int) -> str:
         """The file of record ``v`` of a chunk this reader yielded."""

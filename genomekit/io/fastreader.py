@@ -193,25 +193,44 @@ class FastReaderBase:
 
     def chunks(self, chunk_variants: int | None = None) -> Iterator[VariantChunk]:
         """Yield VariantChunks in file order."""
+        return self._read(chunk_variants, None)
+
+    def map_chunks(self, func, chunk_variants: int | None = None) -> Iterator:
+        """``func(chunk)`` of each chunk, in file order, on the reader's threads.
+
+        Each worker decodes a chunk and calls ``func`` on it at once, while the
+        chunk's arrays are still in its cache; the reader's state (contigs seen,
+        last record, records read) moves on in file order as results come out.
+        """
+        return self._read(chunk_variants, func)
+
+    def _read(self, chunk_variants: int | None, func) -> Iterator:
         n_smp = len(self.samples)
         if chunk_variants is None:
             chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
         self.close()
         groups = self._groups(chunk_variants)
         try:
-            yield from self._chunks(groups)
+            yield from self._chunks(groups, func)
         finally:
             groups.close()  # stops the inflating threads when the caller stops early
             self.close()
 
-    def _chunks(self, groups) -> Iterator[VariantChunk]:
+    def _chunks(self, groups, func) -> Iterator:
         # Damage found while reading ahead comes out after the chunks before it.
-        for result in ordered_map(self._decode_item, enumerate(groups), self.threads):
-            yield self._emit(result)
+        for decoded, value in ordered_map(self._decode_item(func), enumerate(groups),
+                                          self.threads):
+            chunk = self._emit(decoded)
+            yield chunk if func is None else value
 
-    def _decode_item(self, item):
-        index, pieces = item
-        return self._decode(pieces, index)
+    def _decode_item(self, func):
+        """The work on one (index, pieces) item: (decoded chunk and new contigs,
+        ``func`` of the chunk or None)."""
+        def work(item):
+            index, pieces = item
+            decoded = self._decode(pieces, index)
+            return decoded, None if func is None else func(decoded[0])
+        return work
 
     def _emit(self, result) -> VariantChunk:
         chunk, new_contigs = result

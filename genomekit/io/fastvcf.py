@@ -140,9 +140,9 @@ class FastVcfReader(FastReaderBase):
             return self._region_groups(chunk_variants)
         return self._line_groups(self._open_source(), chunk_variants)
 
-    def _chunks(self, groups) -> Iterator[VariantChunk]:
+    def _chunks(self, groups, func) -> Iterator:
         try:
-            yield from super()._chunks(groups)
+            yield from super()._chunks(groups, func)
         except _SourceError as err:
             # Damage in the compressed data: the chunks before it came out first.
             raise self._source_error(err) from None

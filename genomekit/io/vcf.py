@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.errors import InputError, UsageError
+from genomekit.parallel import ordered_map
 
 # Genotype bytes per chunk: bounds memory whatever the number of sites.
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -199,6 +200,7 @@ class VcfReader:
 
         quiet_htslib(not verbose)
         self.path = path
+        self.threads = max(1, threads)
         if not os.path.exists(path):
             raise InputError("no such file", file=path, hint="check the path")
         try:
@@ -278,6 +280,10 @@ class VcfReader:
                 if region.end is not None and rec.POS > region.end:
                     continue
                 yield rec
+
+    def map_chunks(self, func, chunk_variants: int | None = None) -> Iterator:
+        """``func(chunk)`` of each chunk, in file order, on the reader's threads."""
+        return ordered_map(func, self.chunks(chunk_variants), self.threads)
 
     def chunks(self, chunk_variants: int | None = None) -> Iterator[VariantChunk]:
         """Yield VariantChunks in file order."""
