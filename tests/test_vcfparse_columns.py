@@ -138,3 +138,88 @@ def test_mixed_ploidy_lines_match_cyvcf2(tmp_path, seed):
         checked += _same_or_both_reject(write_vcf(tmp_path, rows(*lines), header=header,
                                                   name=f"m{i}.vcf"))
     assert checked >= 15
+
+
+def _layout(text: str, n_cols: int):
+    """The layout (_mixed_layout) of a line _mixed_columns decodes."""
+    buf = np.frombuffer((text + "\n").encode(), np.uint8).copy()
+    assert vcfparse._mixed_columns(buf, 0, len(text), n_cols, np.zeros(2 * n_cols, np.int8), 0)
+    classes = np.empty(4 * n_cols, np.uint8)
+    first = np.empty(n_cols, np.int64)
+    second = np.empty(n_cols, np.int64)
+    n = vcfparse._mixed_layout(buf, 0, len(text), n_cols, classes, first, second)
+    return n, classes, first, second
+
+
+def _by_layout(text: str, layout, n_cols: int):
+    """(whether _layout_columns decodes ``text`` in ``layout``, the pairs written)."""
+    n, classes, first, second = layout
+    buf = np.frombuffer((text + "\n").encode(), np.uint8).copy()
+    gt = np.full(2 * n_cols, 99, np.int8)
+    ok = vcfparse._layout_columns(buf, 0, n, classes, first, second, n_cols,
+                                  np.empty(4 * n_cols + 1, np.int8), gt, 0)
+    return ok, gt.tolist()
+
+
+def test_layout_of_a_mixed_line_decodes_lines_that_share_it():
+    rng = np.random.default_rng(3)
+    kinds = ["1", "2", "2", "1", "1", "2", "1"]  # haploid or diploid, column by column
+    n_cols = len(kinds)
+
+    def line():
+        return "\t".join(str(rng.choice(HAPLOID)) if k == "1" else str(rng.choice(FITTING))
+                         for k in kinds)
+
+    layout = _layout(line(), n_cols)
+    assert layout[0] == 3 * 4 + 4 * 2 - 1
+    for _ in range(200):
+        text = line()
+        buf = np.frombuffer((text + "\n").encode(), np.uint8).copy()
+        want = np.zeros(2 * n_cols, np.int8)
+        assert vcfparse._mixed_columns(buf, 0, len(text), n_cols, want, 0) == 2
+        assert _by_layout(text, layout, n_cols) == (True, want.tolist())
+    # Lines of the same length in another layout, or with a byte of another class,
+    # are left to _mixed_columns, with nothing written.
+    base = "0\t0/1\t1|1\t.\t1\t./.\t0"
+    assert _by_layout(base, layout, n_cols)[0]
+    for other in ("0/1\t0\t1|1\t.\t1\t./.\t0", "0\t0/1\t1|1\t.\t1\t.\t0/0",
+                  "a\t0/1\t1|1\t.\t1\t./.\t0", "0\t0-1\t1|1\t.\t1\t./.\t0",
+                  "0\t0/1\t1|1 .\t1\t./.\t0", "0\t0/1\t1|1\t.\t1\t./.\t:",
+                  "0\t0/1\t1|1\t.\t1\t.//\t0"):
+        assert len(other) == len(base)
+        assert _by_layout(other, layout, n_cols) == (False, [99] * 2 * n_cols), other
+
+
+def test_no_layout_for_a_line_with_more_after_its_last_column():
+    text = "0\t0/1\t1"
+    buf = np.frombuffer((text + "\tEXTRA\n").encode(), np.uint8).copy()
+    assert vcfparse._mixed_columns(buf, 0, len(text) + 6, 3, np.zeros(6, np.int8), 0) == 2
+    args = (np.empty(12, np.uint8), np.empty(3, np.int64), np.empty(3, np.int64))
+    assert vcfparse._mixed_layout(buf, 0, len(text) + 6, 3, *args) == -1
+    assert vcfparse._mixed_layout(buf, 0, len(text), 3, *args) == len(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lines_sharing_a_layout_match_cyvcf2(tmp_path, seed):
+    # chrX as a cohort has it: the males' columns haploid, the females' diploid, line
+    # after line; now and then two columns trade kinds (same length, other layout)
+    # or a misfit breaks the layout.
+    rng = np.random.default_rng(seed)
+    n_cols = 9
+    male = rng.random(n_cols) < 0.5
+    header = _gt_header(n_cols, "X")
+    checked = 0
+    for i in range(12):
+        lines = []
+        for j in range(12):
+            kinds = male.copy()
+            if j % 5 == 4:
+                a, b = int(np.flatnonzero(kinds)[0]), int(np.flatnonzero(~kinds)[0])
+                kinds[a], kinds[b] = False, True
+            cols = [str(rng.choice(HAPLOID)) if m else str(rng.choice(FITTING)) for m in kinds]
+            if j == 7 and i % 3 == 0:
+                cols[int(rng.integers(n_cols))] = str(rng.choice(MISFITS))
+            lines.append(f"X {100 + j} . A C,G,T . . . GT {' '.join(cols)}")
+        checked += _same_or_both_reject(write_vcf(tmp_path, rows(*lines), header=header,
+                                                  name=f"x{i}.vcf"))
+    assert checked >= 6

@@ -589,6 +589,77 @@ def _mixed_columns(buf, p, e, n_cols, gt_flat, base):
     return 2 if diploid else 1
 
 
+# Byte classes of a line of one-character calls, for the layouts of _mixed_columns.
+_C_ALLELE, _C_SEP, _C_TAB, _C_OTHER = 0, 1, 2, 3
+
+
+@jit(inline="always")
+def _byte_class(c):
+    """(class of byte c, its allele: 0-9 for '0'-'9', -1 for '.'), in arithmetic that
+    vectorises."""
+    d = np.uint8(c - np.uint8(48))
+    dot = c == _DOT
+    allele = (d <= 9) | dot
+    sep = (c == _SLASH) | (c == _PIPE)
+    k = np.uint8(_C_OTHER)
+    k = np.uint8(_C_ALLELE) if allele else k
+    k = np.uint8(_C_SEP) if sep else k
+    k = np.uint8(_C_TAB) if c == _TAB else k
+    return k, (np.int8(-1) if dot else np.int8(d))
+
+
+@jit
+def _mixed_layout(buf, p, e, n_cols, classes, first, second):
+    """The layout of a line ``buf[p:e]`` that _mixed_columns decoded: the class of
+    each byte into ``classes``, and for each column the offset of its allele
+    bytes, ``first`` and ``second`` (``e - p``, the padding, for a haploid call).
+    Returns the line's length, or -1 when its last column does not end the line.
+    """
+    n = e - p
+    q = 0
+    for i in range(n_cols):
+        first[i] = q
+        if q + 1 < n and buf[p + q + 1] != _TAB:
+            second[i] = q + 2
+            q += 4
+        else:
+            second[i] = n
+            q += 2
+    if q != n + 1:
+        return -1
+    for j in range(n):
+        classes[j] = _byte_class(buf[p + j])[0]
+    return n
+
+
+@jit
+def _layout_columns(buf, p, n, classes, first, second, n_cols, alleles, gt_flat, base):
+    """Decode the ``n`` bytes at ``buf[p]`` into ``gt_flat[base:]`` when every byte
+    has the class it has in the layout (from _mixed_layout) of an earlier line:
+    the columns are then the layout's, each a one-character haploid or diploid
+    call. False, writing nothing, when any byte differs.
+
+    Without the chain of column offsets of _mixed_columns, both loops vectorise
+    or pipeline: a cohort's chrX lines share the layout of its males and females.
+    """
+    text = buf[p:p + n]
+    cls = classes[:n]
+    values = alleles[:n + 1]
+    bad = False
+    for j in range(n):
+        k, a = _byte_class(text[j])
+        values[j] = a
+        bad |= k != cls[j]
+    if bad:
+        return False
+    values[n] = -2
+    out = gt_flat[base:base + 2 * n_cols]
+    for i in range(n_cols):
+        out[2 * i] = values[first[i]]
+        out[2 * i + 1] = values[second[i]]
+    return True
+
+
 @jit
 def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, key_off,
                   key_type, key_role, gt, gq, dp, ad, ploidy, status, detail):
@@ -649,6 +720,14 @@ def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, k
     n_fmt = 0
     gt_j = -1
     layout_ok = False
+    # The layout of the last mixed line decoded (see _mixed_layout); -1: none.
+    mixed_n = -1
+    mixed_ploidy = 0
+    n_layout = 4 * n_cols if plain_gt else 0
+    classes = np.empty(n_layout, np.uint8)
+    alleles = np.empty(n_layout + 1, np.int8)
+    first = np.empty(n_cols if plain_gt else 0, np.int64)
+    second = np.empty(n_cols if plain_gt else 0, np.int64)
     for i in range(n_lines):
         r = row0 + i
         if status[r] != OK:
@@ -694,11 +773,20 @@ def parse_samples(buf, offs, row0, n_lines, col_map, last_col, write_gt, keys, k
             ploidy[r] = 2
             continue
         if plain_gt and gt_j == 0 and n_fmt == 1:
-            # One-digit haploid and diploid calls, mixed (chrX, chrY).
+            # One-digit haploid and diploid calls, mixed (chrX, chrY): in the
+            # layout of the last such line, or column by column.
+            if e - p == mixed_n and _layout_columns(buf, p, mixed_n, classes, first, second,
+                                                    n_cols, alleles, gt_flat, r * n_kept * 2):
+                status[r] = OK
+                ploidy[r] = mixed_ploidy
+                continue
             wide = _mixed_columns(buf, p, e, n_cols, gt_flat, r * n_kept * 2)
             if wide:
                 status[r] = OK
                 ploidy[r] = wide
+                if e - p <= n_layout:
+                    mixed_n = _mixed_layout(buf, p, e, n_cols, classes, first, second)
+                    mixed_ploidy = wide
                 continue
             # FORMAT is just GT and every column is kept in file order: the
             # common cohort layout gets a loop with nothing else in it. It
