@@ -31,6 +31,7 @@ from genomekit.genome import (
 )
 from genomekit.io.outputs import OutputSet
 from genomekit.io.samples import read_pops
+from genomekit.parallel import import_in_background
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -78,19 +79,6 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
 
     Returns the run summary (also written to ``OUT.sample_qc.json``).
     """
-    from genomekit.io.tables import TableWriter
-    from genomekit.tables.sample_qc import (
-        FEMALE_MAX_F,
-        FEMALE_MAX_Y_RATE,
-        MAD_SCALE,
-        MALE_MIN_F,
-        MALE_MIN_Y_RATE,
-        MIN_GROUP_SIZE,
-        count_table,
-        finish,
-        sample_qc_schema,
-    )
-
     started = time.time()
     _check_args(fmt, build, threads, region, regions_file, mad_k)
     outputs = SampleQcOutputs.for_prefix(out, fmt)
@@ -104,7 +92,22 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         has_gq = "GQ" in reader.format_fields
         sex, population, declared = _sample_sheet(reader.samples, sheet, input, quiet)
         job = _SampleQcJob(sex, build, has_dp, has_gq)
+        # polars loads while the chunks are counted.
+        import_in_background("genomekit.io.tables", "genomekit.tables.sample_qc")
         totals = _stream(reader, job, threads, quiet, chunk_variants)
+        from genomekit.io.tables import TableWriter
+        from genomekit.tables.sample_qc import (
+            FEMALE_MAX_F,
+            FEMALE_MAX_Y_RATE,
+            MAD_SCALE,
+            MALE_MIN_F,
+            MALE_MIN_Y_RATE,
+            MIN_GROUP_SIZE,
+            count_table,
+            finish,
+            sample_qc_schema,
+        )
+
         sums = count_table(reader.samples, population, declared, totals["counts"],
                            totals["x_exp"], totals["count_names"], has_dp, has_gq)
         table, bounds = finish(sums, mad_k)
