@@ -13,7 +13,7 @@ from genomekit.kernels import freq as kf
 from tests import naive
 
 
-def random_chunk(rng, n_var, n_smp, max_alleles=5, ploidy=3):
+def random_chunk(rng, n_var, n_smp, max_alleles=5, ploidy=3, n_groups=3):
     n_alleles = rng.integers(1, max_alleles + 1, size=n_var).astype(np.int32)
     gt = np.full((n_var, n_smp, ploidy), -2, dtype=np.int8)
     for v in range(n_var):
@@ -23,7 +23,7 @@ def random_chunk(rng, n_var, n_smp, max_alleles=5, ploidy=3):
                 gt[v, s, k] = -1 if rng.random() < 0.1 else rng.integers(0, n_alleles[v])
     site_class = rng.integers(0, 3, size=n_var).astype(np.int8)
     sex = rng.integers(0, 3, size=n_smp).astype(np.int8)
-    group = rng.integers(-1, 3, size=n_smp).astype(np.int32)
+    group = rng.integers(-1, n_groups, size=n_smp).astype(np.int32)
     adj = rng.random((n_var, n_smp)) < 0.7
     return gt, n_alleles, site_class, sex, group, adj
 
@@ -44,18 +44,21 @@ def assert_counts_equal(counts, ref, n_alleles):
         assert counts.an_sex[v].tolist() == r["an_sex"]
 
 
-@pytest.mark.parametrize("ploidy,max_alleles", [(3, 5), (2, 5), (2, 12), (1, 5), (1, 12)])
+@pytest.mark.parametrize("ploidy,max_alleles,n_groups",
+                         [(3, 5, 3), (2, 5, 3), (2, 12, 3), (1, 5, 3), (1, 12, 3), (2, 6, 26)])
 @pytest.mark.parametrize("use_adj", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_count_alleles_matches_naive(seed, use_adj, ploidy, max_alleles):
-    # Ploidies 1 and 2 take the histogram path (alleles 8 and up, haploid and half
-    # calls included); ploidy 3 the per-call path.
+def test_count_alleles_matches_naive(seed, use_adj, ploidy, max_alleles, n_groups):
+    # Ploidies 1 and 2 take the histogram path (alleles from 4 up, haploid and half
+    # calls included); ploidy 3 the per-call path. 26 groups: a histogram slot for
+    # each group and sex, most of them with a few samples.
     rng = np.random.default_rng(seed)
-    gt, n_alleles, site_class, sex, group, adj = random_chunk(rng, 40, 30, max_alleles, ploidy)
+    gt, n_alleles, site_class, sex, group, adj = random_chunk(rng, 40, 30 * (1 + n_groups // 5),
+                                                              max_alleles, ploidy, n_groups)
     adj = adj if use_adj else None
-    counts, bad = kf.count_alleles(gt, n_alleles, site_class, sex, group, 3, adj)
+    counts, bad = kf.count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj)
     assert bad == (-1, -1)
-    ref = naive.count_alleles(gt, n_alleles, site_class, sex, group, 3, adj)
+    ref = naive.count_alleles(gt, n_alleles, site_class, sex, group, n_groups, adj)
     assert_counts_equal(counts, ref, n_alleles)
     # Sanity of the invariants the table relies on.
     assert (counts.ac.sum(axis=1) == counts.an).all()

@@ -19,10 +19,12 @@ _X_NONPAR = 1
 _CHR_Y = 2
 _MALE = 1
 _FEMALE = 2
-# Diploid calls of alleles below _CODE_ALLELES take the histogram path of _count.
-_CODE_ALLELES = 8
-_CODES = 100
-_ODD = 100
+# Diploid calls of alleles below _CODE_ALLELES take the histogram path of _count:
+# code (a + 2) * _CODE_BASE + (b + 2) for the call a/b.
+_CODE_ALLELES = 4
+_CODE_BASE = _CODE_ALLELES + 2
+_CODES = _CODE_BASE * _CODE_BASE
+_ODD = _CODES
 _LANES = 4
 # hwe_exact leaves out outcomes less likely than this times the observed one.
 _HWE_NEGLIGIBLE = 1e-20
@@ -145,12 +147,12 @@ def _row_layout(width: int, n_groups: int):
 
 
 def _pair_codes() -> np.ndarray:
-    """Histogram code of every two-byte diploid call: (a + 2) * 10 + (b + 2) for
-    alleles a, b in -2..7, _ODD for any other."""
+    """Histogram code of every two-byte diploid call: (a + 2) * _CODE_BASE + (b + 2)
+    for alleles a, b in -2.._CODE_ALLELES - 1, _ODD for any other."""
     table = np.full(65536, _ODD, np.uint16)
     for a in range(-2, _CODE_ALLELES):
         for b in range(-2, _CODE_ALLELES):
-            table[(a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * 10 + (b + 2)
+            table[(a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * _CODE_BASE + (b + 2)
     return table
 
 
@@ -179,7 +181,7 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
     # slot and genotype code (see _pair_codes), folded into the counts once per variant:
     # one increment per call. _LANES copies of the histogram, taken in turn,
     # keep runs of equal calls from waiting on one another's increments.
-    # Calls with other alleles (8 and up) go through _one_call.
+    # Calls with other alleles (_CODE_ALLELES and up) go through _one_call.
     n_kinds = (group.max() + 2) * 3 if n_smp else 0
     slot_of = np.full(n_kinds, -1, np.int64)
     n_used = 0
@@ -203,6 +205,14 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
         kind = (group[s] + 1) * 3 + sex[s]
         base[s] = ((s % _LANES) * n_slots + slot_of[kind] * n_adj) * _CODES
     tally = np.zeros(_LANES * n_slots * _CODES, np.int32)
+    # Per variant: the histogram summed over lanes, per slot and per (sex, adj) key;
+    # and, per sex and code, the alleles the site counted (see _add_site).
+    per_slot = np.zeros((n_slots, _CODES), np.int64)
+    per_key = np.zeros((3 * n_adj, _CODES), np.int64)
+    counted = np.zeros((3, _CODES), np.int64)
+    homozygous = np.zeros((3, _CODES), np.bool_)
+    first_allele = np.zeros((3, _CODES), np.int64)
+    second_allele = np.zeros((3, _CODES), np.int64)
     no_adj = adj_pass[0:0, 0]
     for v in range(n_var):
         na = n_alleles[v]
@@ -223,20 +233,35 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
         n_codes = min(na, _CODE_ALLELES) + 2
         folded = 0
         for slot in range(n_slots):
-            g = slot_group[slot]
-            sx = slot_sex[slot]
-            passed = use_adj and slot % 2 == 1
             for ia in range(n_codes):
                 for ib in range(n_codes):
+                    code = ia * _CODE_BASE + ib
                     c = 0
                     for lane in range(_LANES):
-                        i = (lane * n_slots + slot) * _CODES + ia * 10 + ib
+                        i = (lane * n_slots + slot) * _CODES + code
                         c += tally[i]
                         tally[i] = 0
-                    if c == 0:
-                        continue
+                    per_slot[slot, code] = c
                     folded += c
-                    if sx == _FEMALE and cls == _CHR_Y:
+        # The site's counts once per sex and adj state, whatever the number of groups.
+        for key in range(3 * n_adj):
+            for ia in range(n_codes):
+                for ib in range(n_codes):
+                    per_key[key, ia * _CODE_BASE + ib] = 0
+        for slot in range(n_slots):
+            key = slot_sex[slot] * n_adj + (slot % 2 if use_adj else 0)
+            for ia in range(n_codes):
+                for ib in range(n_codes):
+                    per_key[key, ia * _CODE_BASE + ib] += per_slot[slot, ia * _CODE_BASE + ib]
+        for key in range(3 * n_adj):
+            sx = key // n_adj
+            passed = use_adj and key % 2 == 1
+            if sx == _FEMALE and cls == _CHR_Y:
+                continue
+            for ia in range(n_codes):
+                for ib in range(n_codes):
+                    c = per_key[key, ia * _CODE_BASE + ib]
+                    if c == 0:
                         continue
                     # A two-slot call a/b; -2 pads a haploid call.
                     a = ia - 2
@@ -249,9 +274,31 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                     if slots == 2 and b >= 0:
                         calls[k] = b
                         k += 1
-                    _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups)
+                    k, hom = _add_site(calls, k, slots, sx, passed, cls, c, row, width,
+                                       n_groups)
+                    code = ia * _CODE_BASE + ib
+                    counted[sx, code] = k
+                    homozygous[sx, code] = hom
+                    first_allele[sx, code] = calls[0]
+                    second_allele[sx, code] = calls[1]
+        # Then each group's counts, from the calls as the site counted them.
+        for slot in range(n_slots):
+            g = slot_group[slot]
+            sx = slot_sex[slot]
+            if g < 0 or (sx == _FEMALE and cls == _CHR_Y):
+                continue
+            for ia in range(n_codes):
+                for ib in range(n_codes):
+                    code = ia * _CODE_BASE + ib
+                    c = per_slot[slot, code]
+                    if c == 0 or counted[sx, code] == 0:
+                        continue
+                    calls[0] = first_allele[sx, code]
+                    calls[1] = second_allele[sx, code]
+                    _add_group(calls, counted[sx, code], homozygous[sx, code], g, c, row,
+                               width, n_groups)
         if folded + n_odd != n_smp:
-            # Calls with an allele in [na, 8) were left in the histogram.
+            # Calls with an allele in [na, _CODE_ALLELES) were left in the histogram.
             bad[0] = v
             bad[1] = _first_bad(gt, v, na)
             return bad
@@ -315,13 +362,23 @@ def _one_call(gt, v, s, na, cls, sx, g, passed, calls, row, width, n_groups):
 def _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups):
     """Add ``c`` samples of sex ``sx`` and group ``g`` whose call has ``slots`` ploidy
     slots, ``k`` of them called with the alleles ``calls[:k]``, to a variant's row."""
+    k, hom = _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups)
+    if k and g >= 0:
+        _add_group(calls, k, hom, g, c, row, width, n_groups)
+
+
+@jit(inline="always")
+def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
+    """The counts of _add but the group ones. Returns (alleles the call counts with,
+    0 when it counts as missing; whether it is homozygous), for _add_group."""
     w = width
     site = _N_R * w
-    grp = site + _N_S
+    ac_sex = site + _N_S + 2 * n_groups * w + n_groups
+    an_sex = ac_sex + 2 * w
     row[site + _S_ELIGIBLE] += c
     if k == 0:
         row[site + _S_MISSING] += c
-        return
+        return 0, False
     distinct = 1
     for i in range(1, k):
         new = True
@@ -337,17 +394,12 @@ def _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups):
             # A heterozygous call on a haploid chromosome is an error call.
             row[site + _S_MALE_HET] += c
             row[site + _S_MISSING] += c
-            return
+            return 0, False
         k = 1
     elif k < slots:
         row[site + _S_MISSING] += c
     row[site + _S_CALLED] += c
     row[site + _S_AN] += k * c
-    an_grp = grp + 2 * n_groups * w
-    ac_sex = an_grp + n_groups
-    an_sex = ac_sex + 2 * w
-    if g >= 0:
-        row[an_grp + g] += k * c
     if sx != 0:
         row[an_sex + sx - 1] += k * c
     if passed:
@@ -355,8 +407,6 @@ def _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups):
     for i in range(k):
         a = calls[i]
         row[_R_AC * w + a] += c
-        if g >= 0:
-            row[grp + g * w + a] += c
         if sx != 0:
             row[ac_sex + (sx - 1) * w + a] += c
         if passed:
@@ -364,28 +414,41 @@ def _add(calls, k, slots, sx, g, passed, cls, c, row, width, n_groups):
     if hemizygous or slots == 1 or k < slots:
         for i in range(k):
             row[_R_HEMI * w + calls[i]] += c
-    elif distinct == 1:
+        return k, False
+    if distinct == 1:
         a = calls[0]
         row[_R_HOM * w + a] += k * c
         row[_R_NHOM * w + a] += c
-        if g >= 0:
-            row[grp + n_groups * w + g * w + a] += c
         if k == 2:
             row[_R_HWE_HOM * w + a] += c
             row[site + _S_DIPLOID] += c
-    else:
-        for i in range(k):
-            first = True
-            for j in range(i):
-                if calls[j] == calls[i]:
-                    first = False
-                    break
-            if first:
-                row[_R_HET * w + calls[i]] += c
-        if k == 2:
-            row[_R_HWE_HET * w + calls[0]] += c
-            row[_R_HWE_HET * w + calls[1]] += c
-            row[site + _S_DIPLOID] += c
+        return k, True
+    for i in range(k):
+        first = True
+        for j in range(i):
+            if calls[j] == calls[i]:
+                first = False
+                break
+        if first:
+            row[_R_HET * w + calls[i]] += c
+    if k == 2:
+        row[_R_HWE_HET * w + calls[0]] += c
+        row[_R_HWE_HET * w + calls[1]] += c
+        row[site + _S_DIPLOID] += c
+    return k, False
+
+
+@jit(inline="always")
+def _add_group(calls, k, hom, g, c, row, width, n_groups):
+    """Group ``g``'s counts of ``c`` samples whose call counts with the alleles
+    ``calls[:k]`` (from _add_site)."""
+    w = width
+    grp = _N_R * w + _N_S
+    row[grp + 2 * n_groups * w + g] += k * c
+    for i in range(k):
+        row[grp + g * w + calls[i]] += c
+    if hom:
+        row[grp + n_groups * w + g * w + calls[0]] += c
 
 
 @jit
