@@ -206,13 +206,12 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
         base[s] = ((s % _LANES) * n_slots + slot_of[kind] * n_adj) * _CODES
     tally = np.zeros(_LANES * n_slots * _CODES, np.int32)
     # Per variant: the histogram summed over lanes, per slot and per (sex, adj) key;
-    # and, per sex and code, the alleles the site counted (see _add_site).
+    # and, per sex and code, how a call counts in a group (see _add_site).
     per_slot = np.zeros((n_slots, _CODES), np.int64)
     per_key = np.zeros((3 * n_adj, _CODES), np.int64)
-    counted = np.zeros((3, _CODES), np.int64)
-    homozygous = np.zeros((3, _CODES), np.bool_)
-    first_allele = np.zeros((3, _CODES), np.int64)
-    second_allele = np.zeros((3, _CODES), np.int64)
+    an_weight = np.zeros((3, _CODES), np.int64)
+    ac_weight = np.zeros((3, _CODE_ALLELES, _CODES), np.int64)
+    hom_weight = np.zeros((3, _CODE_ALLELES, _CODES), np.int64)
     no_adj = adj_pass[0:0, 0]
     for v in range(n_var):
         na = n_alleles[v]
@@ -231,28 +230,38 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                     _one_call(gt, v, s, na, cls, sex[s], group[s], use_adj and adj_pass[v, s],
                               calls, row, width, n_groups)
         n_codes = min(na, _CODE_ALLELES) + 2
-        folded = 0
+        # The lanes summed and cleared over the codes up to the last one of the
+        # variant's alleles, a contiguous run the compiler vectorises; codes in it
+        # that are not the variant's are left out of ``folded`` below.
+        n_run = (n_codes - 1) * _CODE_BASE + n_codes
         for slot in range(n_slots):
-            for ia in range(n_codes):
-                for ib in range(n_codes):
-                    code = ia * _CODE_BASE + ib
-                    c = 0
-                    for lane in range(_LANES):
-                        i = (lane * n_slots + slot) * _CODES + code
-                        c += tally[i]
-                        tally[i] = 0
-                    per_slot[slot, code] = c
-                    folded += c
+            acc = per_slot[slot]
+            for j in range(n_run):
+                acc[j] = 0
+            for lane in range(_LANES):
+                run = tally[(lane * n_slots + slot) * _CODES:]
+                for j in range(n_run):
+                    acc[j] += run[j]
+                    run[j] = 0
         # The site's counts once per sex and adj state, whatever the number of groups.
+        for key in range(3 * n_adj):
+            per_key[key, :n_run] = 0
+        for slot in range(n_slots):
+            acc = per_slot[slot]
+            into = per_key[slot_sex[slot] * n_adj + (slot % 2 if use_adj else 0)]
+            for j in range(n_run):
+                into[j] += acc[j]
+        folded = 0
         for key in range(3 * n_adj):
             for ia in range(n_codes):
                 for ib in range(n_codes):
-                    per_key[key, ia * _CODE_BASE + ib] = 0
-        for slot in range(n_slots):
-            key = slot_sex[slot] * n_adj + (slot % 2 if use_adj else 0)
-            for ia in range(n_codes):
-                for ib in range(n_codes):
-                    per_key[key, ia * _CODE_BASE + ib] += per_slot[slot, ia * _CODE_BASE + ib]
+                    folded += per_key[key, ia * _CODE_BASE + ib]
+        if folded + n_odd != n_smp:
+            # Calls with an allele in [na, _CODE_ALLELES) are in the histogram.
+            bad[0] = v
+            bad[1] = _first_bad(gt, v, na)
+            return bad
+        n_al = n_codes - 2
         for key in range(3 * n_adj):
             sx = key // n_adj
             passed = use_adj and key % 2 == 1
@@ -276,32 +285,40 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                         k += 1
                     k, hom = _add_site(calls, k, slots, sx, passed, cls, c, row, width,
                                        n_groups)
+                    # How a call of this code counts in its group's counts.
                     code = ia * _CODE_BASE + ib
-                    counted[sx, code] = k
-                    homozygous[sx, code] = hom
-                    first_allele[sx, code] = calls[0]
-                    second_allele[sx, code] = calls[1]
-        # Then each group's counts, from the calls as the site counted them.
+                    an_weight[sx, code] = k
+                    for al in range(n_al):
+                        ac_weight[sx, al, code] = 0
+                        hom_weight[sx, al, code] = 0
+                    for i in range(k):
+                        ac_weight[sx, calls[i], code] += 1
+                    if hom:
+                        hom_weight[sx, calls[0], code] = 1
+        # Then each group's counts: dot products of its histogram with those weights
+        # (the stale weights of codes the variant does not have meet zero counts).
+        grp = _N_R * width + _N_S
         for slot in range(n_slots):
             g = slot_group[slot]
             sx = slot_sex[slot]
             if g < 0 or (sx == _FEMALE and cls == _CHR_Y):
                 continue
-            for ia in range(n_codes):
-                for ib in range(n_codes):
-                    code = ia * _CODE_BASE + ib
-                    c = per_slot[slot, code]
-                    if c == 0 or counted[sx, code] == 0:
-                        continue
-                    calls[0] = first_allele[sx, code]
-                    calls[1] = second_allele[sx, code]
-                    _add_group(calls, counted[sx, code], homozygous[sx, code], g, c, row,
-                               width, n_groups)
-        if folded + n_odd != n_smp:
-            # Calls with an allele in [na, _CODE_ALLELES) were left in the histogram.
-            bad[0] = v
-            bad[1] = _first_bad(gt, v, na)
-            return bad
+            acc = per_slot[slot]
+            weights = an_weight[sx]
+            an = 0
+            for j in range(n_run):
+                an += weights[j] * acc[j]
+            row[grp + 2 * n_groups * width + g] += an
+            for al in range(n_al):
+                ac_w = ac_weight[sx, al]
+                hom_w = hom_weight[sx, al]
+                ac = 0
+                nhom = 0
+                for j in range(n_run):
+                    ac += ac_w[j] * acc[j]
+                    nhom += hom_w[j] * acc[j]
+                row[grp + g * width + al] += ac
+                row[grp + (n_groups + g) * width + al] += nhom
     return bad
 
 
