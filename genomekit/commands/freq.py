@@ -22,7 +22,6 @@ from genomekit.errors import InputError, UsageError
 from genomekit.genome import BUILDS, SEX_UNKNOWN, site_classes
 from genomekit.io.outputs import OutputSet
 from genomekit.io.samples import read_pops
-from genomekit.parallel import import_in_background
 from genomekit.progress import Progress
 
 FORMATS = ("parquet", "tsv")
@@ -182,9 +181,9 @@ class _FreqJob:
 
 
 def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chunk_variants):
-    # polars loads while the first chunks are decoded; the table opens with the first rows.
-    import_in_background("genomekit.io.tables", "genomekit.tables.freq")
-
+    # The table opens with the first rows: polars loads in the worker that builds them,
+    # after numba has loaded the kernels (both hold the GIL while they load), while the
+    # other workers decode.
     def open_table():
         from genomekit.io.tables import TableWriter
         from genomekit.tables.freq import freq_schema

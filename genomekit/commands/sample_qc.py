@@ -92,8 +92,6 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         has_gq = "GQ" in reader.format_fields
         sex, population, declared = _sample_sheet(reader.samples, sheet, input, quiet)
         job = _SampleQcJob(sex, build, has_dp, has_gq)
-        # polars loads while the chunks are counted.
-        import_in_background("genomekit.io.tables", "genomekit.tables.sample_qc")
         totals = _stream(reader, job, threads, quiet, chunk_variants)
         from genomekit.io.tables import TableWriter
         from genomekit.tables.sample_qc import (
@@ -289,11 +287,17 @@ def _stream(reader, job, threads, quiet, chunk_variants) -> dict:
     progress = Progress("sample-qc", quiet=quiet)
     try:
         # Chunks come back in file order, so the float sums do not depend on --threads.
+        first = True
         for result in reader.map_chunks(job, chunk_variants):
             if isinstance(result, InputError):
                 result.file = reader.path
                 raise result
             counts, x_exp, n_var, n_x, n_y, where = result
+            if first:
+                # polars loads while the other chunks are counted, after numba has
+                # loaded the kernels (both hold the GIL while they load).
+                import_in_background("genomekit.io.tables", "genomekit.tables.sample_qc")
+                first = False
             totals["counts"] += counts
             totals["x_exp"] += x_exp
             totals["n_sites"] += n_var
