@@ -398,13 +398,7 @@ def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
         return 0, False
     distinct = 1
     for i in range(1, k):
-        new = True
-        for j in range(i):
-            if calls[j] == calls[i]:
-                new = False
-                break
-        if new:
-            distinct += 1
+        distinct += _first_time(calls, i)
     hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
     if hemizygous:
         if distinct > 1:
@@ -441,18 +435,22 @@ def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
             row[site + _S_DIPLOID] += c
         return k, True
     for i in range(k):
-        first = True
-        for j in range(i):
-            if calls[j] == calls[i]:
-                first = False
-                break
-        if first:
+        if _first_time(calls, i):
             row[_R_HET * w + calls[i]] += c
     if k == 2:
         row[_R_HWE_HET * w + calls[0]] += c
         row[_R_HWE_HET * w + calls[1]] += c
         row[site + _S_DIPLOID] += c
     return k, False
+
+
+@jit(inline="always")
+def _first_time(calls, i):
+    """Whether allele ``calls[i]`` is not among ``calls[:i]``."""
+    for j in range(i):
+        if calls[j] == calls[i]:
+            return False
+    return True
 
 
 @jit(inline="always")
