@@ -179,7 +179,7 @@ def test_counts_match_samtools_mpileup(bams, tmp_path):
     from genomekit.io.pileup import count_bases
 
     reader, _ = open_input(bams["vcf"])
-    panel = command.select_panel(reader, command.Settings(), 1, True)
+    panel = command.select_panel(reader, command.Settings(), True)
     bam = bams["contaminated"]  # two samples' reads: every kind of count occurs
     for mapq, baseq in ((20, 13), (0, 0), (30, 30)):
         got = count_bases(bam, panel.chrom, panel.pos, panel.ref, panel.alt, min_mapq=mapq,
@@ -221,7 +221,7 @@ def test_counts_in_any_site_order(bams, tmp_path):
     from genomekit.io.pileup import count_bases
 
     reader, _ = open_input(bams["vcf"])
-    panel = command.select_panel(reader, command.Settings(), 1, True)
+    panel = command.select_panel(reader, command.Settings(), True)
     bam = bams["contaminated"]
     chrom, pos, ref, alt = list(panel.chrom), panel.pos.tolist(), list(panel.ref), list(panel.alt)
     for k in range(0, len(pos), 10):  # the same site with the third base as ALT
@@ -256,7 +256,7 @@ def test_best_match_agrees_with_bcftools_gtcheck(bams, tmp_path):
 
     table, _ = _fingerprint(bams, tmp_path)
     reader, _ = open_input(bams["vcf"])
-    panel = command.select_panel(reader, command.Settings(), 1, True)
+    panel = command.select_panel(reader, command.Settings(), True)
     sites = tmp_path / "sites.tsv"
     sites.write_text("".join(f"{c}\t{p}\n" for c, p in zip(panel.chrom, panel.pos)))
     for row in table.to_dicts():

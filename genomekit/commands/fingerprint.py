@@ -182,7 +182,7 @@ def run(vcf: str, bams: list[str], out: str, *, manifest: str | None = None,
                 "no samples (a sites-only VCF): no genotypes to compare the BAMs with", file=vcf,
                 hint="check the sample lists" if selected else
                 "give the cohort VCF with its samples' genotypes")
-        panel = select_panel(reader, cfg, threads, quiet, chunk_variants)
+        panel = select_panel(reader, cfg, quiet, chunk_variants)
         if not len(panel.pos):
             raise _no_sites_error(vcf, panel, cfg, bool(regions))
         rows, results = _score_all(entries, declared, panel, cfg, reference, files, outputs,
@@ -316,7 +316,7 @@ class _Counts:
     snv_contigs: tuple[str, ...]
 
 
-def select_panel(reader, cfg: Settings, threads: int, quiet: bool,
+def select_panel(reader, cfg: Settings, quiet: bool,
                  chunk_variants: int | None = None) -> Panel:
     """Biallelic autosomal SNVs with MAF >= cfg.maf over complete diploid calls and a call
     rate >= cfg.min_call_rate; when more than cfg.max_sites qualify, the max_sites with the

@@ -90,7 +90,7 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         populations = sheet.populations if sheet else ()
         sex, group = _sample_codes(reader.samples, sheet, input, quiet)
         job = _FreqJob(populations, sex, group, build, adj, min_gq, min_dp, min_ab, hwe_midp)
-        summary = _stream(reader, job, outputs, files, fmt, threads, quiet, command_line,
+        summary = _stream(reader, job, outputs, files, fmt, quiet, command_line,
                           chunk_variants)
         summary.update({
             "command": "freq",
@@ -180,7 +180,7 @@ class _FreqJob:
         return chunk, df, var
 
 
-def _stream(reader, job, outputs, files, fmt, threads, quiet, command_line, chunk_variants):
+def _stream(reader, job, outputs, files, fmt, quiet, command_line, chunk_variants):
     # The table opens with the first rows: polars loads in the worker that builds them,
     # after numba has loaded the kernels (both hold the GIL while they load), while the
     # other workers decode.

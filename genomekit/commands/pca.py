@@ -193,8 +193,7 @@ def run(inputs: str | Sequence[str], out: str, *, pcs: int | None = None, maf: f
             "format": fmt,
         }
         if loadings is not None:
-            summary = _project(reader, loadings, files, outputs, threads, quiet,
-                               chunk_variants)
+            summary = _project(reader, loadings, files, outputs, quiet, chunk_variants)
             summary = {"command": "pca --project", **common, "loadings": os.path.abspath(project),
                        **summary}
         else:
@@ -356,7 +355,7 @@ class _DosageMatrix:
         return self.codes, alt_freq, sites, sum_squares
 
 
-def _read(reader, maf, thin_window, thin_r2, threads, quiet, chunk_variants):
+def _read(reader, maf, thin_window, thin_r2, quiet, chunk_variants):
     matrix = _DosageMatrix(len(reader.samples), thin_window, thin_r2)
     skipped = {"non_autosomal": 0, "not_biallelic": 0, "monomorphic": 0, "below_maf": 0}
     n_records = 0
@@ -509,7 +508,7 @@ def _pca(reader, k, maf, thin_window, thin_r2, seed, files, outputs, threads, qu
     names = list(reader.samples)
     path = reader.path
     codes, alt_freq, sites, sum_squares, stats = _read(reader, maf, thin_window, thin_r2,
-                                                       threads, quiet, chunk_variants)
+                                                       quiet, chunk_variants)
     n, m = len(names), stats["n_variants"]
     if n < k + 1 or m < k:
         raise InputError(f"{k} PCs need at least {k + 1} samples and {k} variants, and "
@@ -698,7 +697,7 @@ class _ProjectJob:
         return scores, np.rint(n_called).astype(np.int64)
 
 
-def _project(reader, loadings, files, outputs, threads, quiet, chunk_variants):
+def _project(reader, loadings, files, outputs, quiet, chunk_variants):
     from genomekit.io.tables import TableWriter
     from genomekit.tables.pca import build_projected, projected_schema
 

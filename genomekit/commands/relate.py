@@ -145,7 +145,7 @@ def run(inputs: str | Sequence[str], out: str, *, maf: float = 0.01, min_kinship
             exclude_samples_file=exclude_samples_file, engine=engine, threads=threads,
             quiet=quiet)
         names = list(reader.samples)
-        packed, n_called, stats = _pack(reader, maf, threads, quiet, chunk_variants)
+        packed, n_called, stats = _pack(reader, maf, quiet, chunk_variants)
         if stats["n_variants"] == 0:
             warn(f"{reader.path}: no autosomal biallelic variant with MAF >= {maf}; every kinship "
                  "is undefined and no pair is reported", quiet)
@@ -247,7 +247,7 @@ class _PackedMatrix:
         return self.words
 
 
-def _pack(reader, maf, threads, quiet, chunk_variants):
+def _pack(reader, maf, quiet, chunk_variants):
     matrix = _PackedMatrix(len(reader.samples))
     stats = {"n_records": 0, "n_variants": 0,
              "variants_skipped": {"non_autosomal": 0, "not_biallelic": 0, "below_maf": 0}}

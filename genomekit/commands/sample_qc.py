@@ -92,7 +92,7 @@ def run(input: str, out: str, *, fmt: str = "parquet", region: str | None = None
         has_gq = "GQ" in reader.format_fields
         sex, population, declared = _sample_sheet(reader.samples, sheet, input, quiet)
         job = _SampleQcJob(sex, build, has_dp, has_gq)
-        totals = _stream(reader, job, threads, quiet, chunk_variants)
+        totals = _stream(reader, job, quiet, chunk_variants)
         from genomekit.io.tables import TableWriter
         from genomekit.tables.sample_qc import (
             FEMALE_MAX_F,
@@ -277,7 +277,7 @@ class _SampleQcJob:
         return counts, x_exp, n_var, n_x, n_y, where
 
 
-def _stream(reader, job, threads, quiet, chunk_variants) -> dict:
+def _stream(reader, job, quiet, chunk_variants) -> dict:
     from genomekit.kernels.sampleqc import COUNT_NAMES, N_COUNTS
 
     n_smp = len(reader.samples)
