@@ -597,15 +597,13 @@ _C_ALLELE, _C_SEP, _C_TAB, _C_OTHER = 0, 1, 2, 3
 def _byte_class(c):
     """(class of byte c, its allele: 0-9 for '0'-'9', -1 for '.'), in arithmetic that
     vectorises."""
-    d = np.uint8(c - np.uint8(48))
-    dot = c == _DOT
-    allele = (d <= 9) | dot
+    a, not_allele = _allele_char(c)
     sep = (c == _SLASH) | (c == _PIPE)
     k = np.uint8(_C_OTHER)
-    k = np.uint8(_C_ALLELE) if allele else k
+    k = np.uint8(_C_ALLELE) if not not_allele else k
     k = np.uint8(_C_SEP) if sep else k
     k = np.uint8(_C_TAB) if c == _TAB else k
-    return k, (np.int8(-1) if dot else np.int8(d))
+    return k, a
 
 
 @jit
