@@ -297,7 +297,7 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                         hom_weight[sx, calls[0], code] = 1
         # Then each group's counts: dot products of its histogram with those weights
         # (the stale weights of codes the variant does not have meet zero counts).
-        grp = _N_R * width + _N_S
+        ac_grp, nhom_grp, an_grp, _, _ = _group_offsets(width, n_groups)
         for slot in range(n_slots):
             g = slot_group[slot]
             sx = slot_sex[slot]
@@ -308,7 +308,7 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
             an = 0
             for j in range(n_run):
                 an += weights[j] * acc[j]
-            row[grp + 2 * n_groups * width + g] += an
+            row[an_grp + g] += an
             for al in range(n_al):
                 ac_w = ac_weight[sx, al]
                 hom_w = hom_weight[sx, al]
@@ -317,8 +317,8 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                 for j in range(n_run):
                     ac += ac_w[j] * acc[j]
                     nhom += hom_w[j] * acc[j]
-                row[grp + g * width + al] += ac
-                row[grp + (n_groups + g) * width + al] += nhom
+                row[ac_grp + g * width + al] += ac
+                row[nhom_grp + g * width + al] += nhom
     return bad
 
 
@@ -351,6 +351,17 @@ def _first_bad(gt, v, na):
             if gt[v, s, p] >= na:
                 return s
     return -1
+
+
+@jit(inline="always")
+def _group_offsets(width, n_groups):
+    """Where the group and sex counts start in a variant's row (see _row_layout):
+    ac_grp, nhom_grp, an_grp, ac_sex, an_sex."""
+    ac_grp = _N_R * width + _N_S
+    nhom_grp = ac_grp + n_groups * width
+    an_grp = nhom_grp + n_groups * width
+    ac_sex = an_grp + n_groups
+    return ac_grp, nhom_grp, an_grp, ac_sex, ac_sex + 2 * width
 
 
 @jit(inline="always")
@@ -390,8 +401,7 @@ def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
     0 when it counts as missing; whether it is homozygous), for _add_group."""
     w = width
     site = _N_R * w
-    ac_sex = site + _N_S + 2 * n_groups * w + n_groups
-    an_sex = ac_sex + 2 * w
+    _, _, _, ac_sex, an_sex = _group_offsets(w, n_groups)
     row[site + _S_ELIGIBLE] += c
     if k == 0:
         row[site + _S_MISSING] += c
@@ -457,13 +467,12 @@ def _first_time(calls, i):
 def _add_group(calls, k, hom, g, c, row, width, n_groups):
     """Group ``g``'s counts of ``c`` samples whose call counts with the alleles
     ``calls[:k]`` (from _add_site)."""
-    w = width
-    grp = _N_R * w + _N_S
-    row[grp + 2 * n_groups * w + g] += k * c
+    ac_grp, nhom_grp, an_grp, _, _ = _group_offsets(width, n_groups)
+    row[an_grp + g] += k * c
     for i in range(k):
-        row[grp + g * w + calls[i]] += c
+        row[ac_grp + g * width + calls[i]] += c
     if hom:
-        row[grp + n_groups * w + g * w + calls[0]] += c
+        row[nhom_grp + g * width + calls[0]] += c
 
 
 @jit
