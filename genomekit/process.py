@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+
+# Fresh memory paged in ahead per reading thread, at most (see page_in_heap): about what
+# a thread's chunks in flight hold at 10,000 samples.
+PAGE_IN_PER_THREAD = 128 << 20
+_PAGE_IN_BLOCK = 8 << 20  # below the mmap threshold keep_freed_memory sets
+# Whether keep_freed_memory set malloc up, and whether the heap was paged in.
+_state = {"kept": False, "paged_in": False}
 
 
 def setup() -> None:
@@ -52,3 +60,45 @@ def keep_freed_memory() -> None:
     mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest on 64-bit
     mallopt(m_trim_threshold, 1 << 30)
     mallopt(m_arena_max, 1)
+    _state["kept"] = True
+
+
+def page_in_heap(nbytes: int) -> None:
+    """Page in ``nbytes`` of malloc's heap on a thread of its own, then free them.
+
+    The first chunks of a large input touch a few hundred megabytes of fresh
+    memory, and the kernel zeroes each page at its first touch, on the critical
+    path of the run. Touched here, while the interpreter loads numba on one
+    core, the pages are zeroed on another; keep_freed_memory keeps them in the
+    heap, where the chunks' arrays then find them. The blocks are smaller than
+    the mmap threshold, so that freeing them returns them to the heap, and are
+    filled by ctypes.memset, which runs without the GIL. Once per process, and
+    only after keep_freed_memory set malloc up.
+    """
+    if not _state["kept"] or _state["paged_in"] or nbytes < _PAGE_IN_BLOCK:
+        return
+    _state["paged_in"] = True
+    threading.Thread(target=_page_in, args=(nbytes // _PAGE_IN_BLOCK,), name="page-in",
+                     daemon=True).start()
+
+
+def _page_in(n_blocks: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    malloc, free = libc.malloc, libc.free
+    malloc.restype = ctypes.c_void_p
+    malloc.argtypes = [ctypes.c_size_t]
+    free.restype = None
+    free.argtypes = [ctypes.c_void_p]
+    blocks = []
+    try:
+        for _ in range(n_blocks):
+            block = malloc(_PAGE_IN_BLOCK)
+            if not block:
+                break
+            blocks.append(block)
+            ctypes.memset(block, 0, _PAGE_IN_BLOCK)
+    finally:
+        for block in blocks:
+            free(block)

@@ -15,6 +15,7 @@ from genomekit.genome import is_autosome
 from genomekit.io.readers import open_reader
 from genomekit.io.vcf import parse_region, read_bed, read_sample_list
 from genomekit.parallel import ordered_map  # noqa: F401 (the commands' import)
+from genomekit.process import PAGE_IN_PER_THREAD, page_in_heap
 
 
 def warn(message: str, quiet: bool = False) -> None:
@@ -61,6 +62,9 @@ def open_input(input: str, *, region: str | None = None, regions_file: str | Non
     --engine picks the decoder (see genomekit.io.readers).
     """
     regions = parse_regions(region, regions_file)
+    if not regions and os.path.isfile(input):
+        # The memory the first chunks will touch, paged in while numba loads.
+        page_in_heap(min(threads * PAGE_IN_PER_THREAD, 2 * os.path.getsize(input)))
     samples = read_sample_list(samples_file) if samples_file else None
     exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
     reader = open_reader(input, engine=engine, samples=samples, exclude=exclude,
