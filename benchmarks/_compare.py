@@ -59,6 +59,7 @@ def prepare(args, prog: str, generate) -> Setup:
     if not gk:
         print(f"{prog}: genomekit executable not found", file=sys.stderr)
         sys.exit(1)
+    common.compile_bytecode(gk)
     work = args.work_dir.resolve()
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
