@@ -65,6 +65,31 @@ def test_count_alleles_matches_naive(seed, use_adj, ploidy, max_alleles, n_group
     assert (counts.n_called <= counts.n_eligible).all()
 
 
+@pytest.mark.parametrize("ploidy,max_alleles", [(2, 3), (2, 8), (1, 3), (1, 8)])
+@pytest.mark.parametrize("seed", range(3))
+def test_count_alleles_mostly_zero_calls_match_naive(seed, ploidy, max_alleles):
+    # Rare variants: runs of four zero calls are skipped, their number derived from
+    # the slot sizes. Variants alternate between mostly zero and not, so that the
+    # skipping turns on and off; 61 samples leave a tail shorter than a run; alleles
+    # from 4 up, missing calls and (ploidy 2) haploid calls stay beside the zeros.
+    rng = np.random.default_rng(100 + seed)
+    n_var, n_smp = 30, 61
+    gt, n_alleles, site_class, sex, group, _ = random_chunk(rng, n_var, n_smp, max_alleles,
+                                                            ploidy, 4)
+    for v in range(n_var):
+        zero = rng.random(n_smp) < (0.97 if v % 3 else 0.5)
+        gt[v, zero] = np.where(gt[v, zero] == -2, -2, 0)
+    counts, bad = kf.count_alleles(gt, n_alleles, site_class, sex, group, 4)
+    assert bad == (-1, -1)
+    ref = naive.count_alleles(gt, n_alleles, site_class, sex, group, 4)
+    assert_counts_equal(counts, ref, n_alleles)
+    # An allele the variant lacks, after skipped runs, is still found.
+    gt[7, :] = np.where(gt[7, :] == -2, -2, 0)
+    gt[7, 45, 0] = n_alleles[7]
+    _, bad = kf.count_alleles(gt, n_alleles, site_class, sex, group, 4)
+    assert bad == (7, 45)
+
+
 def test_count_alleles_int16_many_alleles():
     rng = np.random.default_rng(3)
     n_alleles = np.array([200, 150], dtype=np.int32)

@@ -147,18 +147,22 @@ def _row_layout(width: int, n_groups: int):
 
 
 def _pair_codes() -> np.ndarray:
-    """Histogram code of every two-byte diploid call: (a + 2) * _CODE_BASE + (b + 2)
-    for alleles a, b in -2.._CODE_ALLELES - 1, _ODD for any other."""
-    table = np.full(65536, _ODD, np.uint16)
-    for a in range(-2, _CODE_ALLELES):
-        for b in range(-2, _CODE_ALLELES):
-            table[(a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * _CODE_BASE + (b + 2)
+    """Histogram code of every two-byte diploid call, one table per number of alleles
+    n (row n - 1, n = 1.._CODE_ALLELES, the last row for more): (a + 2) * _CODE_BASE +
+    (b + 2) for alleles a, b in -2..n - 1 (-2..._CODE_ALLELES - 1 in the last row),
+    _ODD for any other. A call with an allele the variant does not have is odd: it
+    never reaches the histogram."""
+    table = np.full((_CODE_ALLELES, 65536), _ODD, np.uint16)
+    for n in range(1, _CODE_ALLELES + 1):
+        for a in range(-2, n):
+            for b in range(-2, n):
+                table[n - 1, (a & 0xFF) | (b & 0xFF) << 8] = (a + 2) * _CODE_BASE + (b + 2)
     return table
 
 
 _PAIR_CODE = _pair_codes()
 # A one-slot call a is the two-slot call (a, -2): the byte of a is the low byte of its pair.
-_HAPLOID_CODE = np.ascontiguousarray(_PAIR_CODE[0xFE00:0xFF00])
+_HAPLOID_CODE = np.ascontiguousarray(_PAIR_CODE[:, 0xFE00:0xFF00])
 
 
 @jit
@@ -201,9 +205,18 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                 slot_sex[slot_of[kind] * n_adj + passed] = kind % 3
     # Unsigned, as are the codes: the histogram index needs no negative-index test.
     base = np.empty(n_smp, np.uint32)
+    slot_size = np.zeros(n_slots, np.int64)
     for s in range(n_smp):
         kind = (group[s] + 1) * 3 + sex[s]
         base[s] = ((s % _LANES) * n_slots + slot_of[kind] * n_adj) * _CODES
+        slot_size[slot_of[kind] * n_adj] += 1
+    # Without the adj filter a slot's size is its number of calls, so its zero calls
+    # (0/0, or haploid 0) are what its other codes and odd calls leave: runs of _LANES
+    # zero calls can be skipped. Worth it when most calls are zero (rare variants):
+    # done for a variant when at least 4/5 of the previous variant's calls were.
+    skip_zeros = not use_adj
+    n_odd_in = np.zeros(n_slots, np.int64)
+    mostly_zero = True
     tally = np.zeros(_LANES * n_slots * _CODES, np.int32)
     # Per variant: the histogram summed over lanes, per slot and per (sex, adj) key;
     # and, per sex and code, how a call counts in a group (see _add_site).
@@ -217,8 +230,12 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
         na = n_alleles[v]
         cls = site_class[v]
         row = rows[v]
-        n_odd = _tally(pairs[v], pair_code, base, adj_pass[v] if use_adj else no_adj, use_adj,
-                       tally)
+        codes = pair_code[max(1, min(na, _CODE_ALLELES)) - 1]
+        if skip_zeros and mostly_zero:
+            n_odd = _tally_skipping_zeros(pairs[v], codes, base, tally)
+        else:
+            n_odd = _tally(pairs[v], codes, base, adj_pass[v] if use_adj else no_adj, use_adj,
+                           tally)
         if n_odd:
             s = _first_bad(gt, v, na)
             if s >= 0:
@@ -226,14 +243,17 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                 bad[1] = s
                 return bad
             for s in range(n_smp):
-                if pair_code[pairs[v, s]] == _ODD:
+                if codes[pairs[v, s]] == _ODD:
                     _one_call(gt, v, s, na, cls, sex[s], group[s], use_adj and adj_pass[v, s],
                               calls, row, width, n_groups)
+                    if skip_zeros:
+                        n_odd_in[(base[s] // _CODES) % n_slots] += 1
         n_codes = min(na, _CODE_ALLELES) + 2
         # The lanes summed and cleared over the codes up to the last one of the
         # variant's alleles, a contiguous run the compiler vectorises; codes in it
         # that are not the variant's are left out of ``folded`` below.
         n_run = (n_codes - 1) * _CODE_BASE + n_codes
+        n_zero = 0
         for slot in range(n_slots):
             acc = per_slot[slot]
             for j in range(n_run):
@@ -243,6 +263,14 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
                 for j in range(n_run):
                     acc[j] += run[j]
                     run[j] = 0
+            if skip_zeros:
+                tallied = 0
+                for j in range(n_run):
+                    tallied += acc[j]
+                acc[codes[0]] += slot_size[slot] - n_odd_in[slot] - tallied
+                n_odd_in[slot] = 0
+                n_zero += acc[codes[0]]
+        mostly_zero = 10 * n_zero >= 9 * n_smp
         # The site's counts once per sex and adj state, whatever the number of groups.
         for key in range(3 * n_adj):
             per_key[key, :n_run] = 0
@@ -323,23 +351,51 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
 
 
 @jit
-def _tally(pairs, pair_code, base, passed, use_adj, tally):
-    """Histogram one variant's diploid calls; returns how many have no code."""
+def _tally(pairs, codes, base, passed, use_adj, tally):
+    """Histogram one variant's calls; returns how many have no code."""
     n_odd = 0
     if use_adj:
         for s in range(pairs.shape[0]):
-            code = pair_code[pairs[s]]
+            code = codes[pairs[s]]
             if code == _ODD:
                 n_odd += 1
                 continue
             tally[base[s] + np.uint32(passed[s]) * np.uint32(_CODES) + code] += 1
     else:
         for s in range(pairs.shape[0]):
-            code = pair_code[pairs[s]]
+            code = codes[pairs[s]]
             if code == _ODD:
                 n_odd += 1
                 continue
             tally[base[s] + code] += 1
+    return n_odd
+
+
+@jit
+def _tally_skipping_zeros(pairs, codes, base, tally):
+    """_tally without the adj filter, skipping runs of _LANES all-zero calls (one per
+    lane), which are left out of the histogram; returns how many calls have no code."""
+    n = pairs.shape[0]
+    n_odd = 0
+    s = 0
+    while s + _LANES <= n:
+        any_set = pairs[s]
+        for t in range(s + 1, s + _LANES):
+            any_set |= pairs[t]
+        if any_set:
+            for t in range(s, s + _LANES):
+                code = codes[pairs[t]]
+                if code == _ODD:
+                    n_odd += 1
+                    continue
+                tally[base[t] + code] += 1
+        s += _LANES
+    for t in range(s, n):
+        code = codes[pairs[t]]
+        if code == _ODD:
+            n_odd += 1
+            continue
+        tally[base[t] + code] += 1
     return n_odd
 
 
