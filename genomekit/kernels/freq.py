@@ -356,18 +356,11 @@ def _tally(pairs, codes, base, passed, use_adj, tally):
     n_odd = 0
     if use_adj:
         for s in range(pairs.shape[0]):
-            code = codes[pairs[s]]
-            if code == _ODD:
-                n_odd += 1
-                continue
-            tally[base[s] + np.uint32(passed[s]) * np.uint32(_CODES) + code] += 1
+            n_odd += _tally_call(codes[pairs[s]],
+                                 base[s] + np.uint32(passed[s]) * np.uint32(_CODES), tally)
     else:
         for s in range(pairs.shape[0]):
-            code = codes[pairs[s]]
-            if code == _ODD:
-                n_odd += 1
-                continue
-            tally[base[s] + code] += 1
+            n_odd += _tally_call(codes[pairs[s]], base[s], tally)
     return n_odd
 
 
@@ -384,19 +377,20 @@ def _tally_skipping_zeros(pairs, codes, base, tally):
             any_set |= pairs[t]
         if any_set:
             for t in range(s, s + _LANES):
-                code = codes[pairs[t]]
-                if code == _ODD:
-                    n_odd += 1
-                    continue
-                tally[base[t] + code] += 1
+                n_odd += _tally_call(codes[pairs[t]], base[t], tally)
         s += _LANES
     for t in range(s, n):
-        code = codes[pairs[t]]
-        if code == _ODD:
-            n_odd += 1
-            continue
-        tally[base[t] + code] += 1
+        n_odd += _tally_call(codes[pairs[t]], base[t], tally)
     return n_odd
+
+
+@jit(inline="always")
+def _tally_call(code, at, tally):
+    """Count a call of histogram ``code`` at ``tally[at + code]``; 1 if it has no code."""
+    if code == _ODD:
+        return 1
+    tally[at + code] += 1
+    return 0
 
 
 @jit
