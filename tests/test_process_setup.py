@@ -22,7 +22,7 @@ def _run_setup(**env) -> str:
 
 
 def test_blas_on_one_thread_and_a_larger_first_generation():
-    assert _run_setup() == "1 (100000, 20, 10)"
+    assert _run_setup() == "1 (250000, 20, 10)"
 
 
 def test_the_users_blas_threads_win():
