@@ -6,9 +6,6 @@ import gc
 import os
 import threading
 
-# Fresh memory paged in ahead per reading thread, at most (see page_in_heap): about what
-# a thread's chunks in flight hold at 10,000 samples.
-PAGE_IN_PER_THREAD = 128 << 20
 _PAGE_IN_BLOCK = 8 << 20  # below the mmap threshold keep_freed_memory sets
 # Whether keep_freed_memory set malloc up, and whether the heap was paged in.
 _state = {"kept": False, "paged_in": False}

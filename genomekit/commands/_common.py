@@ -13,9 +13,9 @@ from genomekit import __version__
 from genomekit.errors import InputError, UsageError
 from genomekit.genome import is_autosome
 from genomekit.io.readers import open_reader
-from genomekit.io.vcf import parse_region, read_bed, read_sample_list
+from genomekit.io.vcf import default_chunk_variants, parse_region, read_bed, read_sample_list
 from genomekit.parallel import ordered_map  # noqa: F401 (the commands' import)
-from genomekit.process import PAGE_IN_PER_THREAD, page_in_heap
+from genomekit.process import page_in_heap
 
 
 def warn(message: str, quiet: bool = False) -> None:
@@ -62,13 +62,16 @@ def open_input(input: str, *, region: str | None = None, regions_file: str | Non
     --engine picks the decoder (see genomekit.io.readers).
     """
     regions = parse_regions(region, regions_file)
-    if not regions and os.path.isfile(input):
-        # The memory the first chunks will touch, paged in while numba loads.
-        page_in_heap(min(threads * PAGE_IN_PER_THREAD, 2 * os.path.getsize(input)))
     samples = read_sample_list(samples_file) if samples_file else None
     exclude = read_sample_list(exclude_samples_file) if exclude_samples_file else []
     reader = open_reader(input, engine=engine, samples=samples, exclude=exclude,
                          regions=regions, threads=threads, format_fields=format_fields)
+    if not regions:
+        # The memory the chunks in flight will touch, paged in while numba loads its
+        # kernels: two chunks a thread, each its genotypes and about three times as
+        # many bytes of text and decoding arrays; no more than the file could fill.
+        chunk = 2 * len(reader.samples) * default_chunk_variants(len(reader.samples))
+        page_in_heap(min(threads * 2 * 4 * chunk, 2 * os.path.getsize(input)))
     missing = reader.excluded_not_found
     if missing:
         warn(f"{exclude_samples_file}: {len(missing)} sample(s) to exclude are not in {input}, "

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from genomekit.errors import InputError
-from genomekit.io.vcf import CHUNK_BYTES, MAX_CHUNK_VARIANTS, VariantChunk
+from genomekit.io.vcf import VariantChunk, default_chunk_variants
 from genomekit.parallel import ordered_map
 
 
@@ -100,8 +100,7 @@ class ChainReader:
         """Yield VariantChunks of ``chunk_variants`` records (the last one fewer)."""
         if chunk_variants is None:
             # The length a reader picks for one file of these samples.
-            n_smp = len(self.samples)
-            chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
+            chunk_variants = default_chunk_variants(len(self.samples))
         self._chunk_variants = chunk_variants
         self._starts = []
         pieces: list[VariantChunk] = []

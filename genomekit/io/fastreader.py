@@ -23,12 +23,11 @@ from genomekit.errors import InputError, UsageError
 from genomekit.io.bgzf import sniff
 from genomekit.io.index import Index, parse_region
 from genomekit.io.vcf import (
-    CHUNK_BYTES,
-    MAX_CHUNK_VARIANTS,
     Region,
     VariantChunk,
     VcfReader,
     _index_path,
+    default_chunk_variants,
     header_contigs,
     quiet_htslib,
     select_samples,
@@ -207,7 +206,7 @@ class FastReaderBase:
     def _read(self, chunk_variants: int | None, func) -> Iterator:
         n_smp = len(self.samples)
         if chunk_variants is None:
-            chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
+            chunk_variants = default_chunk_variants(n_smp)
         self.close()
         groups = self._groups(chunk_variants)
         try:

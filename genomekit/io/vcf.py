@@ -17,6 +17,12 @@ MAX_CHUNK_VARIANTS = 4096
 INT32_MISSING = np.iinfo(np.int32).min
 
 
+def default_chunk_variants(n_samples: int) -> int:
+    """Records per chunk when the caller names no number: CHUNK_BYTES of diploid int8
+    genotypes, 16 to MAX_CHUNK_VARIANTS records."""
+    return max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_samples)))
+
+
 @dataclass(frozen=True)
 class VariantChunk:
     """Consecutive records of one input file.
@@ -289,7 +295,7 @@ class VcfReader:
         """Yield VariantChunks in file order."""
         n_smp = len(self.samples)
         if chunk_variants is None:
-            chunk_variants = max(16, min(MAX_CHUNK_VARIANTS, CHUNK_BYTES // max(1, 2 * n_smp)))
+            chunk_variants = default_chunk_variants(n_smp)
         buf: list = []
         index = 0
         it = iter(self._records())
