@@ -94,3 +94,13 @@ def autosome_mask(chunk) -> np.ndarray:
         if is_autosome(name):
             auto[chrom == name] = True
     return auto
+
+
+def autosomal_biallelic(chunk) -> tuple[np.ndarray, dict[str, int]]:
+    """The records of the chunk on an autosome with one ALT allele (int64 indices), and
+    how many others there were: {'non_autosomal': n, 'not_biallelic': n}."""
+    auto = autosome_mask(chunk)
+    biallelic = chunk.n_alleles == 2
+    skipped = {"non_autosomal": int((~auto).sum()),
+               "not_biallelic": int((auto & ~biallelic).sum())}
+    return np.flatnonzero(auto & biallelic).astype(np.int64), skipped

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
-    autosome_mask,
+    autosomal_biallelic,
     check_selection,
     check_threads,
     input_summary,
@@ -230,9 +230,7 @@ class _SelectJob:
     def __call__(self, chunk):
         from genomekit.kernels import pca as kp
 
-        auto = autosome_mask(chunk)
-        biallelic = chunk.n_alleles == 2
-        candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
+        candidates, skipped = autosomal_biallelic(chunk)
         codes, counts, bad = kp.pack_dosages(chunk.gt, candidates)
         if bad[0] >= 0:
             return BadRecord(chunk, int(bad[0]))
@@ -243,12 +241,8 @@ class _SelectJob:
             freq = n_alt / (2.0 * n_called)
         minor = np.minimum(freq, 1.0 - freq)
         passed = varies & (minor >= self.maf * (1.0 - MAF_EPSILON)) if self.maf > 0 else varies
-        skipped = {
-            "non_autosomal": int((~auto).sum()),
-            "not_biallelic": int((auto & ~biallelic).sum()),
-            "monomorphic": int((~varies).sum()),
-            "below_maf": int((varies & ~passed).sum()),
-        }
+        skipped.update(monomorphic=int((~varies).sum()),
+                       below_maf=int((varies & ~passed).sum()))
         return _Selected(chunk, candidates[passed], codes[passed], counts[passed],
                          freq[passed], skipped)
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genomekit.commands._common import (
-    autosome_mask,
+    autosomal_biallelic,
     check_selection,
     check_threads,
     input_summary,
@@ -193,9 +193,7 @@ class _SelectJob:
     def __call__(self, chunk):
         from genomekit.kernels import king as kk
 
-        auto = autosome_mask(chunk)
-        biallelic = chunk.n_alleles == 2
-        candidates = np.flatnonzero(auto & biallelic).astype(np.int64)
+        candidates, skipped = autosomal_biallelic(chunk)
         n_called, n_alt, bad = kk.diploid_counts(chunk.gt, candidates)
         if bad[0] >= 0:
             return BadRecord(chunk, int(bad[0]))
@@ -206,12 +204,7 @@ class _SelectJob:
             passed = (n_called > 0) & (freq >= self.maf * (1.0 - MAF_EPSILON))
         else:
             passed = np.ones(len(candidates), dtype=bool)
-        counts = {
-            "non_autosomal": int((~auto).sum()),
-            "not_biallelic": int((auto & ~biallelic).sum()),
-            "below_maf": int((~passed).sum()),
-        }
-        return chunk, candidates[passed], counts
+        return chunk, candidates[passed], {**skipped, "below_maf": int((~passed).sum())}
 
 
 class _PackedMatrix:
