@@ -427,3 +427,23 @@ def test_summary_counts_samples_per_population_and_sex(cohort, tmp_path):
     plain = json.loads((tmp_path / "plain.freq.json").read_text())["sample_counts"]
     assert plain == {"total": 300, "sex": {"XX": 0, "XY": 0, "unknown": 300},
                      "population": {}, "no_population": 300}
+
+
+
+@pytest.mark.parametrize("command,unlisted_means", [
+    ("freq", "counted in the totals only, with unknown sex"),
+    ("sample-qc", "unknown sex, and compared with each other for the outlier flags"),
+])
+def test_pops_naming_none_or_some_of_the_samples(tmp_path, command, unlisted_means):
+    other = tmp_path / "other.pops.tsv"
+    other.write_text("x1\tKOR\tM\nx2\tJPN\tF\n")
+    r = cli(command, str(EDGE), "-o", str(tmp_path / "a"), "--pops", str(other))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"genomekit: error: none of the 5 samples of {EDGE} is in the population file — "
+        "check that --pops lists the VCF's sample names"]
+    some = tmp_path / "some.pops.tsv"
+    some.write_text("".join(EDGE_POPS.read_text().splitlines(keepends=True)[:3]))
+    r = cli(command, str(EDGE), "-o", str(tmp_path / "b"), "--pops", str(some))
+    assert r.returncode == 0, r.stderr
+    assert f"{EDGE}: 2 sample(s) not in --pops: {unlisted_means}" in r.stderr

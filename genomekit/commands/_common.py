@@ -79,6 +79,18 @@ def open_input(input: str, *, region: str | None = None, regions_file: str | Non
     return reader, regions
 
 
+def check_sheet_samples(samples, sheet, input: str, quiet: bool, unlisted_means: str) -> None:
+    """Fail when none of the samples of ``input`` is in the --pops sheet; warn how many
+    are not, and what that means for them (``unlisted_means``)."""
+    n = len(samples)
+    unlisted = sum(1 for s in samples if s not in sheet.population)
+    if unlisted == n and n:
+        raise InputError(f"none of the {n} samples of {input} is in the population file",
+                         hint="check that --pops lists the VCF's sample names")
+    if unlisted:
+        warn(f"{input}: {unlisted} sample(s) not in --pops: {unlisted_means}", quiet)
+
+
 def allele_index_error(chunk, v: int) -> InputError:
     """The error for a call of record ``v`` naming an allele the record does not have."""
     return InputError(f"genotype allele index beyond the {chunk.n_alleles[v]} alleles of the "

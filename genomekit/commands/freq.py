@@ -11,6 +11,7 @@ import numpy as np
 from genomekit.commands._common import (
     allele_index_error,
     check_selection,
+    check_sheet_samples,
     check_threads,
     input_summary,
     open_input,
@@ -117,20 +118,13 @@ def _sample_codes(samples, sheet, input, quiet):
     group = np.full(n, -1, dtype=np.int32)
     if sheet is None:
         return sex, group
+    check_sheet_samples(samples, sheet, input, quiet,
+                        "counted in the totals only, with unknown sex")
     index = {p: i for i, p in enumerate(sheet.populations)}
-    unlisted = 0
     for i, s in enumerate(samples):
         if s in sheet.population:
             group[i] = index[sheet.population[s]]
             sex[i] = sheet.sex[s]
-        else:
-            unlisted += 1
-    if unlisted == n and n:
-        raise InputError(f"none of the {n} samples of {input} is in the population file",
-                         hint="check that --pops lists the VCF's sample names")
-    if unlisted:
-        warn(f"{input}: {unlisted} sample(s) not in --pops: counted in the totals only, "
-             "with unknown sex", quiet)
     return sex, group
 
 

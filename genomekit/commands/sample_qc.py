@@ -13,6 +13,7 @@ import numpy as np
 from genomekit.commands._common import (
     allele_index_error,
     check_selection,
+    check_sheet_samples,
     check_threads,
     input_summary,
     open_input,
@@ -162,21 +163,14 @@ def _sample_sheet(samples, sheet, input, quiet):
     declared: list[str | None] = [None] * n
     if sheet is None:
         return sex, population, declared
+    check_sheet_samples(samples, sheet, input, quiet,
+                        "unknown sex, and compared with each other for the outlier flags")
     labels = {SEX_MALE: "M", SEX_FEMALE: "F"}
-    unlisted = 0
     for i, s in enumerate(samples):
         if s in sheet.population:
             population[i] = sheet.population[s]
             sex[i] = sheet.sex[s]
             declared[i] = labels.get(sheet.sex[s])
-        else:
-            unlisted += 1
-    if unlisted == n and n:
-        raise InputError(f"none of the {n} samples of {input} is in the population file",
-                         hint="check that --pops lists the VCF's sample names")
-    if unlisted:
-        warn(f"{input}: {unlisted} sample(s) not in --pops: unknown sex, and compared with "
-             "each other for the outlier flags", quiet)
     return sex, population, declared
 
 
