@@ -29,6 +29,23 @@ def need_tool(name: str) -> str:
     return path
 
 
+def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:
+    """One file per group of contigs ({contigs: name}, BCF or VCF.gz by name) and the files
+    joined again by `bcftools concat`: (the parts, the concatenated VCF.gz)."""
+    bcftools = need_tool("bcftools")
+    paths = []
+    for contigs, name in parts.items():
+        path = str(Path(folder) / name)
+        fmt = "b" if name.endswith(".bcf") else "z"
+        subprocess.run([bcftools, "view", "-r", contigs, f"-O{fmt}", "-o", path, str(vcf)],
+                       check=True)
+        paths.append(path)
+    joined = str(Path(folder) / "concat.vcf.gz")
+    subprocess.run([bcftools, "concat", "-Oz", "-o", joined, *paths], check=True,
+                   capture_output=True)
+    return paths, joined
+
+
 @pytest.fixture(scope="session")
 def make_cohort(tmp_path_factory):
     """Factory: make_cohort(name, **SimConfig fields, bcf=False) -> dict of paths (cached)."""

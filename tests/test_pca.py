@@ -18,7 +18,7 @@ from genomekit.commands import pca
 from genomekit.errors import InputError
 from genomekit.kernels import pca as kp
 from tests import naive
-from tests.conftest import DATA, assert_one_error_line, cli, need_tool
+from tests.conftest import DATA, assert_one_error_line, cli, need_tool, split_by_contig
 
 # Three populations of distinct F_ST: PC1 and PC2 separate them (GRM eigenvalues about
 # 14 and 6), PC3 and beyond are the noise bulk (about 1.8, within 1% of each other).
@@ -38,23 +38,6 @@ def run_pca(vcf, folder, name="out", **kwargs) -> tuple[str, dict]:
     kwargs.setdefault("force", True)
     return prefix, pca.run([str(v) for v in vcf] if isinstance(vcf, list) else str(vcf), prefix,
                            **kwargs)
-
-
-def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:
-    """One file per group of contigs ({contigs: name}, BCF or VCF.gz by name) and the files
-    joined again by `bcftools concat`: (the parts, the concatenated VCF.gz)."""
-    bcftools = need_tool("bcftools")
-    paths = []
-    for contigs, name in parts.items():
-        path = str(Path(folder) / name)
-        fmt = "b" if name.endswith(".bcf") else "z"
-        subprocess.run([bcftools, "view", "-r", contigs, f"-O{fmt}", "-o", path, str(vcf)],
-                       check=True)
-        paths.append(path)
-    joined = str(Path(folder) / "concat.vcf.gz")
-    subprocess.run([bcftools, "concat", "-Oz", "-o", joined, *paths], check=True,
-                   capture_output=True)
-    return paths, joined
 
 
 def read(prefix, kind, fmt="parquet") -> pl.DataFrame:
@@ -680,7 +663,6 @@ def test_bad_loadings_tables(base, tmp_path):
     (tmp_path / "junk.parquet").write_text("not parquet\n")
     with pytest.raises(InputError, match="cannot read"):
         run_pca(DATA / "edge_cases.vcf", tmp_path, project=str(tmp_path / "junk.parquet"))
-
 
 
 

@@ -23,7 +23,7 @@ from genomekit.kernels import king as kk
 from genomekit.simulate_pedigree import simulate_pedigree, write_pedigree
 from genomekit.tables.relate import RELATE_SCHEMA, degree_labels
 from tests import naive
-from tests.conftest import DATA, assert_one_error_line, cli, need_tool
+from tests.conftest import DATA, assert_one_error_line, cli, need_tool, split_by_contig
 
 EDGE = DATA / "edge_cases.vcf"
 ALL = -math.inf  # --min-kinship that reports every pair with a defined kinship
@@ -44,23 +44,6 @@ def run_relate(vcf, tmp_path, name="out", **kwargs) -> tuple[pl.DataFrame, dict]
     summary = relate.run([str(v) for v in vcf] if isinstance(vcf, list) else str(vcf), prefix,
                          **kwargs)
     return read_table(prefix, kwargs.get("fmt", "parquet")), summary
-
-
-def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:
-    """One file per group of contigs ({contigs: name}, BCF or VCF.gz by name) and the files
-    joined again by `bcftools concat`: (the parts, the concatenated VCF.gz)."""
-    bcftools = need_tool("bcftools")
-    paths = []
-    for contigs, name in parts.items():
-        path = str(Path(folder) / name)
-        fmt = "b" if name.endswith(".bcf") else "z"
-        subprocess.run([bcftools, "view", "-r", contigs, f"-O{fmt}", "-o", path, str(vcf)],
-                       check=True)
-        paths.append(path)
-    joined = str(Path(folder) / "concat.vcf.gz")
-    subprocess.run([bcftools, "concat", "-Oz", "-o", joined, *paths], check=True,
-                   capture_output=True)
-    return paths, joined
 
 
 @pytest.fixture(scope="session")
@@ -453,7 +436,6 @@ def test_summary_json(pedigree, tmp_path):
     assert on_disk["packed_bytes"] == 117 * 16 * -(-on_disk["n_variants"] // 64)
     assert len(on_disk["sample_n_called"]) == 117
     assert on_disk["version"] and on_disk["elapsed_seconds"] >= 0
-
 
 
 
