@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -27,6 +28,20 @@ def need_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; .ci/run installs it with apt-get")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def random_biallelic_genotypes(rng, n_var, n_smp):
+    """Biallelic calls of every kind: diploid, ./., half, haploid, triploid (ploidy 3)."""
+    freq = rng.uniform(0.0, 1.0, size=n_var)
+    alleles = (rng.random((n_var, n_smp, 3)) < freq[:, None, None]).astype(np.int8)
+    kind = rng.choice(5, size=(n_var, n_smp), p=[0.8, 0.05, 0.05, 0.05, 0.05])
+    gt = alleles.copy()
+    gt[:, :, 2] = -2
+    gt[kind == 1, :2] = -1
+    gt[kind == 2, 0] = -1
+    gt[kind == 3, 1] = -2
+    gt[kind == 4, 2] = alleles[kind == 4, 2]
+    return gt
 
 
 def split_by_contig(vcf, folder, parts) -> tuple[list[str], str]:

@@ -18,7 +18,14 @@ from genomekit.commands import pca
 from genomekit.errors import InputError
 from genomekit.kernels import pca as kp
 from tests import naive
-from tests.conftest import DATA, assert_one_error_line, cli, need_tool, split_by_contig
+from tests.conftest import (
+    DATA,
+    assert_one_error_line,
+    cli,
+    need_tool,
+    random_biallelic_genotypes,
+    split_by_contig,
+)
 
 # Three populations of distinct F_ST: PC1 and PC2 separate them (GRM eigenvalues about
 # 14 and 6), PC3 and beyond are the noise bulk (about 1.8, within 1% of each other).
@@ -87,20 +94,6 @@ def align(reference, got):
 
 # Kernels against the plain-Python reference.
 
-def random_genotypes(rng, n_var, n_smp):
-    """Biallelic calls of every kind: diploid, ./., half, haploid, triploid (ploidy 3)."""
-    freq = rng.uniform(0.0, 1.0, size=n_var)
-    alleles = (rng.random((n_var, n_smp, 3)) < freq[:, None, None]).astype(np.int8)
-    kind = rng.choice(5, size=(n_var, n_smp), p=[0.8, 0.05, 0.05, 0.05, 0.05])
-    gt = alleles.copy()
-    gt[:, :, 2] = -2
-    gt[kind == 1, :2] = -1
-    gt[kind == 2, 0] = -1
-    gt[kind == 3, 1] = -2
-    gt[kind == 4, 2] = alleles[kind == 4, 2]
-    return gt
-
-
 def unpack(codes, n_samples):
     """Codes of a packed matrix as a list of lists (variant, sample)."""
     return [[(int(row[s // 4]) >> (2 * (s % 4))) & 3 for s in range(n_samples)]
@@ -110,7 +103,7 @@ def unpack(codes, n_samples):
 @pytest.mark.parametrize("seed,n_var,n_smp", [(0, 40, 23), (1, 7, 4), (2, 30, 1), (3, 12, 9)])
 def test_pack_dosages_matches_naive(seed, n_var, n_smp):
     rng = np.random.default_rng(seed)
-    gt = random_genotypes(rng, n_var, n_smp)
+    gt = random_biallelic_genotypes(rng, n_var, n_smp)
     variants = np.array(sorted(rng.choice(n_var, size=n_var // 2 + 1, replace=False)), np.int64)
     codes, counts, bad = kp.pack_dosages(gt, variants)
     want_codes, want_counts = naive.pca_codes(gt[variants].tolist())
@@ -146,7 +139,7 @@ def test_standard_table_matches_naive():
 ])
 def test_products_match_naive(seed, n_var, n_smp, v0, v1, width):
     rng = np.random.default_rng(seed)
-    gt = random_genotypes(rng, n_var, n_smp)
+    gt = random_biallelic_genotypes(rng, n_var, n_smp)
     codes, _, _ = kp.pack_dosages(gt, np.arange(n_var, dtype=np.int64))
     table = rng.standard_normal((n_var, 4))  # any table: code 3 need not be 0
     x = naive.standardized_matrix(unpack(codes, n_smp), table.tolist())

@@ -23,7 +23,14 @@ from genomekit.kernels import king as kk
 from genomekit.simulate_pedigree import simulate_pedigree, write_pedigree
 from genomekit.tables.relate import RELATE_SCHEMA, degree_labels
 from tests import naive
-from tests.conftest import DATA, assert_one_error_line, cli, need_tool, split_by_contig
+from tests.conftest import (
+    DATA,
+    assert_one_error_line,
+    cli,
+    need_tool,
+    random_biallelic_genotypes,
+    split_by_contig,
+)
 
 EDGE = DATA / "edge_cases.vcf"
 ALL = -math.inf  # --min-kinship that reports every pair with a defined kinship
@@ -55,20 +62,6 @@ def pedigree(tmp_path_factory):
 
 
 # Kernels against the plain-Python reference.
-
-def random_genotypes(rng, n_var, n_smp):
-    """Biallelic calls of every kind: diploid, ./., half, haploid, triploid (ploidy 3)."""
-    freq = rng.uniform(0.0, 1.0, size=n_var)
-    alleles = (rng.random((n_var, n_smp, 3)) < freq[:, None, None]).astype(np.int8)
-    kind = rng.choice(5, size=(n_var, n_smp), p=[0.8, 0.05, 0.05, 0.05, 0.05])
-    gt = alleles.copy()
-    gt[:, :, 2] = -2
-    gt[kind == 1, :2] = -1
-    gt[kind == 2, 0] = -1
-    gt[kind == 3, 1] = -2
-    gt[kind == 4, 2] = alleles[kind == 4, 2]
-    return gt
-
 
 def packed_counts(gt, splits, row_block, col_block):
     """All pair counts via _PackedMatrix (appended in pieces) and king_tile in tiles."""
@@ -103,7 +96,7 @@ def packed_counts(gt, splits, row_block, col_block):
 ])
 def test_king_kernels_match_naive(seed, n_var, n_smp, splits, blocks):
     rng = np.random.default_rng(seed)
-    gt = random_genotypes(rng, n_var, n_smp)
+    gt = random_biallelic_genotypes(rng, n_var, n_smp)
     got, n_called = packed_counts(gt, splits, *blocks)
     want = naive.king_counts(gt.tolist())
     assert set(got) == set(want)
@@ -117,7 +110,7 @@ def test_king_kernels_match_naive(seed, n_var, n_smp, splits, blocks):
 
 def test_diploid_counts_match_naive():
     rng = np.random.default_rng(4)
-    gt = random_genotypes(rng, 40, 17)
+    gt = random_biallelic_genotypes(rng, 40, 17)
     variants = np.array([0, 5, 6, 39, 12], np.int64)
     n_called, n_alt, bad = kk.diploid_counts(gt, variants)
     want = naive.diploid_counts(gt[variants].tolist())
