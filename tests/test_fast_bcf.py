@@ -21,7 +21,7 @@ from genomekit.io import bgzf
 from genomekit.io.fastbcf import FastBcfReader
 from genomekit.io.readers import open_reader
 from genomekit.io.vcf import VcfReader
-from tests import naive
+from tests import fast_readers, naive
 from tests.conftest import assert_one_error_line, run_freq
 from tests.fast_readers import assert_files_match_vcfreader
 from tests.test_fast_decoder import (
@@ -52,23 +52,8 @@ def to_bcf(vcf_path, out: str | None = None, compressed: bool = True) -> str | N
 
 
 def read_both(path, chunk_variants=None, threads=1, **kwargs):
-    fast = FastBcfReader(str(path), threads=threads, **kwargs)
-    ref = VcfReader(str(path), **kwargs)
-    try:
-        assert fast.samples == ref.samples
-        assert fast.format_fields == ref.format_fields
-        assert fast.missing_format_fields == ref.missing_format_fields
-        assert fast.contigs() == ref.contigs()
-        if "samples" not in kwargs and "exclude" not in kwargs:
-            assert fast.header == ref.header  # htslib drops unselected samples from it
-        got = list(fast.chunks(chunk_variants))
-        want = list(ref.chunks(chunk_variants))
-        assert (fast.last_chrom, fast.last_pos, fast.records_read) == \
-               (ref.last_chrom, ref.last_pos, ref.records_read)
-    finally:
-        fast.close()
-        ref.close()
-    return got, want
+    return fast_readers.read_both(FastBcfReader, path, chunk_variants, threads,
+                                  check_header=True, **kwargs)
 
 
 def bcf_bytes(path) -> bytes:
@@ -181,15 +166,7 @@ def test_edge_cases(tmp_path, name):
     bcf = to_bcf(vcf, str(tmp_path / "t.bcf"))
     if bcf is None:
         pytest.skip("bcftools does not convert this case")
-    for kwargs in ({}, {"format_fields": FIELDS}, {"samples": ["S3", "S1"]}):
-        try:
-            want = list(VcfReader(bcf, **kwargs).chunks(2))
-        except InputError:
-            with pytest.raises(InputError):
-                list(FastBcfReader(bcf, **kwargs).chunks(2))
-            continue
-        got, want = read_both(bcf, 2, **kwargs)
-        assert_same(got, want)
+    fast_readers.assert_edge_case(FastBcfReader, bcf, FIELDS, check_header=True)
 
 
 def test_many_alleles_int16_and_wide_gt(tmp_path):
