@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from genomekit.kernels._jit import jit
+from genomekit.kernels.calls import decode_call, first_time, n_distinct
 
 # Site classes and sex codes, mirrored from genomekit.genome (kernels import numpy/numba only).
 _X_NONPAR = 1
@@ -419,19 +420,9 @@ def _one_call(gt, v, s, na, cls, sx, g, passed, calls, row, width, n_groups):
     """Add sample ``s``'s call at variant ``v``; False if an allele is not below ``na``."""
     if sx == _FEMALE and cls == _CHR_Y:
         return True
-    slots = 0
-    k = 0
-    for p in range(gt.shape[2]):
-        a = gt[v, s, p]
-        if a == -2:
-            break
-        slots += 1
-        if a < 0:
-            continue
-        if a >= na:
-            return False
-        calls[k] = a
-        k += 1
+    k, slots, bad = decode_call(gt, v, s, na, calls)
+    if bad:
+        return False
     _add(calls, k, slots, sx, g, passed, cls, 1, row, width, n_groups)
     return True
 
@@ -456,9 +447,7 @@ def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
     if k == 0:
         row[site + _S_MISSING] += c
         return 0, False
-    distinct = 1
-    for i in range(1, k):
-        distinct += _first_time(calls, i)
+    distinct = n_distinct(calls, k)
     hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
     if hemizygous:
         if distinct > 1:
@@ -495,22 +484,13 @@ def _add_site(calls, k, slots, sx, passed, cls, c, row, width, n_groups):
             row[site + _S_DIPLOID] += c
         return k, True
     for i in range(k):
-        if _first_time(calls, i):
+        if first_time(calls, i):
             row[_R_HET * w + calls[i]] += c
     if k == 2:
         row[_R_HWE_HET * w + calls[0]] += c
         row[_R_HWE_HET * w + calls[1]] += c
         row[site + _S_DIPLOID] += c
     return k, False
-
-
-@jit(inline="always")
-def _first_time(calls, i):
-    """Whether allele ``calls[i]`` is not among ``calls[:i]``."""
-    for j in range(i):
-        if calls[j] == calls[i]:
-            return False
-    return True
 
 
 @jit(inline="always")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from genomekit.kernels._jit import jit
+from genomekit.kernels.calls import decode_call, n_distinct
 
 # Site classes and sex codes, mirrored from genomekit.genome (kernels import numpy/numba only).
 _X_NONPAR = 1
@@ -557,45 +558,11 @@ def _add_field(field, site_class, counted_y, s0, n, counts, sum_col, n_col):
 
 
 @jit
-def _decode(gt, v, s, n_allele, calls):
-    """Called alleles of one call into ``calls``: (number called, slots, bad allele)."""
-    slots = 0
-    k = 0
-    for p in range(gt.shape[2]):
-        a = gt[v, s, p]
-        if a == -2:
-            break
-        slots += 1
-        if a < 0:
-            continue
-        if a >= n_allele:
-            return k, slots, True
-        calls[k] = a
-        k += 1
-    return k, slots, False
-
-
-@jit
-def _n_distinct(calls, k):
-    """Number of different alleles among the first ``k`` entries of ``calls``."""
-    distinct = 0
-    for i in range(k):
-        new = True
-        for j in range(i):
-            if calls[j] == calls[i]:
-                new = False
-                break
-        if new:
-            distinct += 1
-    return distinct
-
-
-@jit
 def _first_bad(gt, v, n_allele):
     """First sample of variant ``v`` with an allele index beyond its alleles."""
     calls = np.empty(max(gt.shape[2], 1), np.int64)
     for s in range(gt.shape[1]):
-        if _decode(gt, v, s, n_allele, calls)[2]:
+        if decode_call(gt, v, s, n_allele, calls)[2]:
             return s
     return -1
 
@@ -612,34 +579,11 @@ def _calls(gt, v, s0, s1, na, allele_class, cls, sex, e, counts, x_exp, carriers
     calls = np.empty(max(ploidy, 1), np.int64)
     n_nonref = 0
     for s in range(s0, s1):
-        # Decoded here rather than by _decode: a call per genotype would cost more than
-        # the rest of the work.
-        k = 0
-        slots = 0
-        out_of_range = False
-        for p in range(ploidy):
-            a = gt[v, s, p]
-            if a == -2:
-                break
-            slots += 1
-            if a < 0:
-                continue
-            if a >= na:
-                out_of_range = True
-                break
-            calls[k] = a
-            k += 1
+        k, slots, out_of_range = decode_call(gt, v, s, na, calls)
         if out_of_range:
             return -1
         complete = k > 0 and k == slots
-        distinct = 0
-        for i in range(k):
-            new = True
-            for j in range(i):
-                if calls[j] == calls[i]:
-                    new = False
-                    break
-            distinct += new
+        distinct = n_distinct(calls, k)
         # Sex check: the calls as written, whatever the declared sex.
         if cls == _CHR_Y:
             counts[s, N_Y_SITES] += 1
@@ -732,11 +676,11 @@ def _counted_call(gt, v, s, na, cls, sx, calls):
     """
     if sx == _FEMALE and cls == _CHR_Y:
         return 0, 0
-    k, slots, _ = _decode(gt, v, s, na, calls)
+    k, slots, _ = decode_call(gt, v, s, na, calls)
     if k == 0 or k != slots:
         return 0, k
     hemizygous = sx == _MALE and (cls == _X_NONPAR or cls == _CHR_Y)
-    if hemizygous and _n_distinct(calls, k) > 1:
+    if hemizygous and n_distinct(calls, k) > 1:
         return 0, k
     return (1 if hemizygous or k == 1 else 2), k
 
