@@ -214,7 +214,7 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
     # Without the adj filter a slot's size is its number of calls, so its zero calls
     # (0/0, or haploid 0) are what its other codes and odd calls leave: runs of _LANES
     # zero calls can be skipped. Worth it when most calls are zero (rare variants):
-    # done for a variant when at least 4/5 of the previous variant's calls were.
+    # done for a variant when at least 9 in 10 of the previous variant's calls were.
     skip_zeros = not use_adj
     n_odd_in = np.zeros(n_slots, np.int64)
     mostly_zero = True
@@ -252,7 +252,7 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
         n_codes = min(na, _CODE_ALLELES) + 2
         # The lanes summed and cleared over the codes up to the last one of the
         # variant's alleles, a contiguous run the compiler vectorises; codes in it
-        # that are not the variant's are left out of ``folded`` below.
+        # that are not the variant's stay empty (its code table makes such calls odd).
         n_run = (n_codes - 1) * _CODE_BASE + n_codes
         n_zero = 0
         for slot in range(n_slots):
@@ -280,16 +280,6 @@ def _count(gt, pairs, pair_code, n_alleles, site_class, sex, group, adj_pass, us
             into = per_key[slot_sex[slot] * n_adj + (slot % 2 if use_adj else 0)]
             for j in range(n_run):
                 into[j] += acc[j]
-        folded = 0
-        for key in range(3 * n_adj):
-            for ia in range(n_codes):
-                for ib in range(n_codes):
-                    folded += per_key[key, ia * _CODE_BASE + ib]
-        if folded + n_odd != n_smp:
-            # Calls with an allele in [na, _CODE_ALLELES) are in the histogram.
-            bad[0] = v
-            bad[1] = _first_bad(gt, v, na)
-            return bad
         n_al = n_codes - 2
         for key in range(3 * n_adj):
             sx = key // n_adj
