@@ -85,14 +85,18 @@ def genomekit_exe(override: str | None) -> str | None:
     return shutil.which("genomekit")
 
 
+def genomekit_python(gk: str) -> Path:
+    """The interpreter beside the genomekit executable ``gk`` (its venv), else this one."""
+    python = Path(gk).parent / "python"
+    return python if python.exists() else Path(sys.executable)
+
+
 def compile_bytecode(gk: str) -> None:
     """Write the bytecode (.pyc) of the genomekit package that ``gk`` runs, as pip does
     when it installs a package: with PYTHONDONTWRITEBYTECODE set (or an unwritable
     checkout) every timed run would otherwise compile each module from source first.
     Quiet; a failure only leaves the runs as they would have been."""
-    python = Path(gk).parent / "python"
-    if not python.exists():
-        python = Path(sys.executable)
+    python = genomekit_python(gk)
     code = ("import compileall, os, genomekit\n"
             "compileall.compile_dir(os.path.dirname(genomekit.__file__), quiet=2)")
     subprocess.run([str(python), "-c", code], stdout=subprocess.DEVNULL,

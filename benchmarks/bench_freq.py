@@ -69,6 +69,7 @@ from _common import (  # noqa: E402
     execute,
     fmt_num,
     genomekit_exe,
+    genomekit_python,
     loadavg,
     mb,
     mem_total_gib,
@@ -321,9 +322,7 @@ def check_summary(c: Case, samples: int, sites: int) -> None:
 
 def py_versions(gk: str) -> dict:
     """numpy/numba/cyvcf2/polars versions in genomekit's own interpreter."""
-    python = Path(gk).parent / "python"
-    if not python.exists():
-        python = Path(sys.executable)
+    python = genomekit_python(gk)
     code = ("import importlib.metadata as m, json, platform\n"
             "v = {'python': platform.python_version()}\n"
             "for p in ('numpy', 'numba', 'cyvcf2', 'pysam', 'polars', 'pyarrow'):\n"
